@@ -1,0 +1,149 @@
+//! WAV decoding to mono `f32` at the file's own rate.
+
+use std::io::Read;
+
+use hound::{SampleFormat, WavReader};
+
+use super::error::DecodeError;
+
+/// Sample encoding of a decoded WAV, for reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Encoding {
+    /// Linear PCM integers of the given bit depth (8, 16, 24 or 32).
+    Pcm(u16),
+    /// IEEE 754 32-bit float.
+    Float32,
+}
+
+/// A decoded WAV: channels averaged to mono, still at the source rate.
+#[derive(Debug, Clone)]
+pub struct DecodedWav {
+    /// Mono samples in [-1, 1] (integers are scaled by 2^(bits-1)).
+    pub samples: Vec<f32>,
+    /// The file's sample rate in Hz.
+    pub sample_rate: u32,
+    /// The file's channel count.
+    pub channels: u16,
+    /// The file's sample encoding.
+    pub encoding: Encoding,
+    /// Frames in the file, when it was longer than the limit and only the start was read.
+    pub cut_from_frames: Option<u64>,
+}
+
+/// Decodes a WAV stream, reading at most `max_seconds` of it (the rest is left unread).
+pub fn decode_wav<R: Read>(
+    reader: R,
+    max_seconds: Option<f32>,
+) -> Result<DecodedWav, DecodeError> {
+    let mut wav = WavReader::new(reader).map_err(header_error)?;
+    let spec = wav.spec();
+    let encoding = match (spec.sample_format, spec.bits_per_sample) {
+        (SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => Encoding::Pcm(bits),
+        (SampleFormat::Float, 32) => Encoding::Float32,
+        (format, bits) => {
+            return Err(DecodeError::UnsupportedEncoding(format!(
+                "{bits}-bit {}",
+                match format {
+                    SampleFormat::Int => "integer PCM",
+                    SampleFormat::Float => "float",
+                }
+            )));
+        }
+    };
+    if spec.sample_rate == 0 {
+        return Err(DecodeError::Malformed("sample rate is 0 Hz".into()));
+    }
+    let channels = usize::from(spec.channels);
+    let total_frames = u64::from(wav.duration());
+    if total_frames == 0 {
+        return Err(DecodeError::ZeroSamples);
+    }
+    let frames = max_seconds.map_or(total_frames, |seconds| {
+        let limit = (f64::from(seconds) * f64::from(spec.sample_rate)).ceil() as u64;
+        limit.min(total_frames)
+    });
+    let wanted = frames * channels as u64;
+
+    let interleaved: Vec<f32> = match encoding {
+        Encoding::Pcm(bits) => {
+            let scale = 1.0 / (1u64 << (bits - 1)) as f32;
+            let mut out = Vec::with_capacity(wanted as usize);
+            for sample in wav.samples::<i32>().take(wanted as usize) {
+                out.push(sample.map_err(|e| data_error(e, wanted, out.len()))? as f32 * scale);
+            }
+            out
+        }
+        Encoding::Float32 => {
+            let mut out = Vec::with_capacity(wanted as usize);
+            for sample in wav.samples::<f32>().take(wanted as usize) {
+                let value = sample.map_err(|e| data_error(e, wanted, out.len()))?;
+                if !value.is_finite() {
+                    return Err(DecodeError::NonFinite {
+                        frame: (out.len() / channels) as u64,
+                        value: value.to_string(),
+                    });
+                }
+                out.push(value);
+            }
+            out
+        }
+    };
+
+    let samples = if channels == 1 {
+        interleaved
+    } else {
+        let inv = 1.0 / channels as f32;
+        interleaved
+            .chunks_exact(channels)
+            .map(|frame| frame.iter().sum::<f32>() * inv)
+            .collect()
+    };
+    Ok(DecodedWav {
+        samples,
+        sample_rate: spec.sample_rate,
+        channels: spec.channels,
+        encoding,
+        cut_from_frames: (frames < total_frames).then_some(total_frames),
+    })
+}
+
+fn header_error(err: hound::Error) -> DecodeError {
+    match err {
+        hound::Error::FormatError(msg @ ("no RIFF tag found" | "no WAVE tag found")) => {
+            DecodeError::NotWav(msg.into())
+        }
+        hound::Error::FormatError("bits per sample is not 32") => {
+            DecodeError::UnsupportedEncoding("float samples that are not 32-bit".into())
+        }
+        hound::Error::FormatError(msg) => DecodeError::Malformed(msg.into()),
+        hound::Error::IoError(io) if is_short_read(&io) => {
+            DecodeError::TruncatedHeader("the file ends before the sample data starts".into())
+        }
+        hound::Error::IoError(io) => DecodeError::Io(io),
+        hound::Error::Unsupported => DecodeError::UnsupportedEncoding(
+            "compressed or unknown format tag (only PCM and IEEE float are decoded)".into(),
+        ),
+        other => DecodeError::Malformed(other.to_string()),
+    }
+}
+
+fn data_error(err: hound::Error, expected: u64, read: usize) -> DecodeError {
+    match err {
+        hound::Error::IoError(io) if is_short_read(&io) => {
+            DecodeError::TruncatedData {
+                expected,
+                read: read as u64,
+            }
+        }
+        hound::Error::IoError(io) => DecodeError::Io(io),
+        other => DecodeError::Malformed(other.to_string()),
+    }
+}
+
+/// hound reports a short read either as `UnexpectedEof` or as its own "Failed to read enough
+/// bytes." error.
+fn is_short_read(io: &std::io::Error) -> bool {
+    io.kind() == std::io::ErrorKind::UnexpectedEof
+        || io.to_string().contains("Failed to read enough bytes")
+}

@@ -1,0 +1,119 @@
+//! Audio ingest: any PCM or float WAV in, mono `f32` at the model rate out.
+
+mod decode;
+mod error;
+mod resample;
+
+use std::fs::File;
+use std::io::BufReader;
+use std::path::Path;
+
+pub use decode::{DecodedWav, Encoding, decode_wav};
+pub use error::{AudioError, DecodeError};
+pub use resample::resample;
+
+use crate::contract::{DEFAULT_MAX_CLIP_SECONDS, SAMPLE_RATE_HZ};
+
+/// How clips are loaded.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LoadOptions {
+    /// Clips longer than this many seconds are cut to it (with a warning); `None` keeps all.
+    pub max_seconds: Option<f32>,
+    /// Rate the samples are converted to.
+    pub target_rate: u32,
+}
+
+impl Default for LoadOptions {
+    fn default() -> Self {
+        Self {
+            max_seconds: Some(DEFAULT_MAX_CLIP_SECONDS),
+            target_rate: SAMPLE_RATE_HZ,
+        }
+    }
+}
+
+/// What a clip was before conversion, for reports.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SourceInfo {
+    /// Sample rate of the file in Hz.
+    pub sample_rate: u32,
+    /// Channel count of the file.
+    pub channels: u16,
+    /// Sample encoding of the file.
+    pub encoding: Encoding,
+    /// Frames in the file (before any cut).
+    pub frames: u64,
+}
+
+/// A clip ready for a model: mono, at [`LoadOptions::target_rate`].
+#[derive(Debug, Clone)]
+pub struct Clip {
+    /// Mono samples at `sample_rate`.
+    pub samples: Vec<f32>,
+    /// Rate of `samples` in Hz.
+    pub sample_rate: u32,
+    /// The file as it was.
+    pub source: SourceInfo,
+    /// True when the clip was longer than [`LoadOptions::max_seconds`] and was cut.
+    pub cut: bool,
+}
+
+/// Reads and decodes a WAV file to mono at its own rate, cut to `options.max_seconds`.
+///
+/// A cut is logged as a warning. The target rate in `options` is not applied here.
+pub fn read_wav(path: &Path, options: &LoadOptions) -> Result<DecodedWav, AudioError> {
+    let with_path = |kind| AudioError {
+        path: path.to_path_buf(),
+        kind,
+    };
+    let file = File::open(path).map_err(|e| with_path(DecodeError::Io(e)))?;
+    let len = file
+        .metadata()
+        .map_err(|e| with_path(DecodeError::Io(e)))?
+        .len();
+    if len == 0 {
+        return Err(with_path(DecodeError::NotWav("the file is empty".into())));
+    }
+    let decoded = decode_wav(BufReader::new(file), options.max_seconds).map_err(with_path)?;
+    if let Some(frames) = decoded.cut_from_frames {
+        log::warn!(
+            "{}: {:.1} s long, cut to the first {:.1} s",
+            path.display(),
+            frames as f64 / f64::from(decoded.sample_rate),
+            options.max_seconds.unwrap_or_default()
+        );
+    }
+    Ok(decoded)
+}
+
+/// Loads a WAV file as a model-ready [`Clip`]: decoded, mixed to mono, cut to the length limit
+/// and resampled (band-limited) to the target rate.
+pub fn load_clip(path: &Path, options: &LoadOptions) -> Result<Clip, AudioError> {
+    let decoded = read_wav(path, options)?;
+    clip_from_decoded(decoded, options.target_rate).map_err(|kind| AudioError {
+        path: path.to_path_buf(),
+        kind,
+    })
+}
+
+/// Resamples a decoded WAV to `target_rate`.
+pub fn clip_from_decoded(decoded: DecodedWav, target_rate: u32) -> Result<Clip, DecodeError> {
+    let source = SourceInfo {
+        sample_rate: decoded.sample_rate,
+        channels: decoded.channels,
+        encoding: decoded.encoding,
+        frames: decoded
+            .cut_from_frames
+            .unwrap_or(decoded.samples.len() as u64),
+    };
+    let samples = resample(&decoded.samples, decoded.sample_rate, target_rate)?;
+    Ok(Clip {
+        samples,
+        sample_rate: target_rate,
+        source,
+        cut: decoded.cut_from_frames.is_some(),
+    })
+}
+
+#[cfg(test)]
+mod tests;

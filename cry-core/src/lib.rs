@@ -1,0 +1,13 @@
+//! The contract shared by `host-train` and `edge-infer`.
+//!
+//! Everything both sides must agree on lives here, once: the sample rate the models see, the
+//! analysis window and hop, the label set and its order, and audio decoding and resampling. This
+//! crate depends on no ML framework, so the edge binary stays small and the host cannot drift from
+//! it.
+
+pub mod audio;
+pub mod contract;
+pub mod labels;
+
+pub use audio::{AudioError, Clip, DecodeError, LoadOptions, SourceInfo, load_clip};
+pub use labels::{LabelError, LabelSet};
