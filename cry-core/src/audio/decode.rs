@@ -32,10 +32,7 @@ pub struct DecodedWav {
 }
 
 /// Decodes a WAV stream, reading at most `max_seconds` of it (the rest is left unread).
-pub fn decode_wav<R: Read>(
-    reader: R,
-    max_seconds: Option<f32>,
-) -> Result<DecodedWav, DecodeError> {
+pub fn decode_wav<R: Read>(reader: R, max_seconds: Option<f32>) -> Result<DecodedWav, DecodeError> {
     let mut wav = WavReader::new(reader).map_err(header_error)?;
     let spec = wav.spec();
     let encoding = match (spec.sample_format, spec.bits_per_sample) {
@@ -130,12 +127,10 @@ fn header_error(err: hound::Error) -> DecodeError {
 
 fn data_error(err: hound::Error, expected: u64, read: usize) -> DecodeError {
     match err {
-        hound::Error::IoError(io) if is_short_read(&io) => {
-            DecodeError::TruncatedData {
-                expected,
-                read: read as u64,
-            }
-        }
+        hound::Error::IoError(io) if is_short_read(&io) => DecodeError::TruncatedData {
+            expected,
+            read: read as u64,
+        },
         hound::Error::IoError(io) => DecodeError::Io(io),
         other => DecodeError::Malformed(other.to_string()),
     }

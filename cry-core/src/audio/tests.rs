@@ -264,9 +264,7 @@ fn a_4khz_tone_stays_at_4khz() {
     let out = resampled_tone(4000.0);
     let peak = (0..=160)
         .map(|k| f64::from(k) * 50.0)
-        .max_by(|&a, &b| {
-            amplitude_at(&out, a, 16_000).total_cmp(&amplitude_at(&out, b, 16_000))
-        })
+        .max_by(|&a, &b| amplitude_at(&out, a, 16_000).total_cmp(&amplitude_at(&out, b, 16_000)))
         .unwrap();
     assert_eq!(peak, 4000.0);
     let amp = amplitude_at(&out, 4000.0, 16_000);
@@ -279,8 +277,7 @@ fn tones_above_the_new_nyquist_are_removed_not_aliased() {
     for (freq, alias) in [(9000.0, 7000.0), (12_000.0, 4000.0)] {
         let out = resampled_tone(freq);
         let middle = &out[1600..14_400];
-        let rms = (middle.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>()
-            / middle.len() as f64)
+        let rms = (middle.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>() / middle.len() as f64)
             .sqrt();
         assert!(rms < 1e-3, "{freq} Hz leaves rms {rms}");
         assert!(amplitude_at(&out, alias, 16_000) < 1e-3);

@@ -1,0 +1,325 @@
+//! Datasets: scanning, decoding, leakage groups and duplicate collapse.
+
+mod group;
+mod scan;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use cry_core::audio::{LoadOptions, read_wav};
+use cry_core::{LabelSet, SourceInfo};
+use serde::Serialize;
+
+pub use group::{donateacry_uuid, group_from_stem, strip_copy_suffix};
+pub use scan::{Candidate, Scan, read_manifest, relative, scan_folders};
+
+/// Why a dataset cannot be used at all. A single bad file is never one of these: it is
+/// [`Skipped`].
+#[derive(Debug, thiserror::Error)]
+pub enum DatasetError {
+    /// `--data` is not a directory.
+    #[error("{} is not a directory", .0.display())]
+    NotADirectory(PathBuf),
+    /// The data root has no label folders.
+    #[error("{} has no label folders (expected <data>/<label>/<clip>.wav, or pass --manifest)", .0.display())]
+    NoLabelFolders(PathBuf),
+    /// A label folder holds no file at all.
+    #[error("label folder {} is empty", .0.display())]
+    EmptyLabelFolder(PathBuf),
+    /// The manifest cannot be read or lacks its columns.
+    #[error("manifest {}: {reason}", path.display())]
+    Manifest {
+        /// The manifest file.
+        path: PathBuf,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Every file was skipped.
+    #[error("no usable clip in {} ({skipped} files skipped; see skipped.json)", root.display())]
+    NoUsableClips {
+        /// The data root.
+        root: PathBuf,
+        /// How many files were skipped.
+        skipped: usize,
+    },
+    /// Fewer than two classes have usable clips, so there is nothing to classify.
+    #[error("only one class has usable clips ({0}); at least two are needed")]
+    SingleClass(String),
+    /// A directory could not be listed.
+    #[error("failed to list {}", path.display())]
+    Io {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// A file that was not used, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Skipped {
+    /// Path relative to the data root.
+    pub path: String,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// A file dropped because its decoded audio equals an earlier file's.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Duplicate {
+    /// The dropped file, relative to the data root.
+    pub path: String,
+    /// The file that was kept.
+    pub kept: String,
+    /// Both files' labels, when they differ (a label conflict in the source data).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub conflicting_labels: Option<(String, String)>,
+}
+
+/// One usable clip.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClipEntry {
+    /// Where to read it.
+    #[serde(skip)]
+    pub path: PathBuf,
+    /// Path relative to the data root, `/`-separated.
+    pub rel: String,
+    /// Index into [`Dataset::labels`].
+    pub label: usize,
+    /// Leakage group.
+    pub group: String,
+    /// BLAKE3 of the decoded (mono, source-rate) samples and their rate.
+    pub audio_hash: String,
+    /// The file's format.
+    pub source: SourceInfo,
+    /// Seconds used (after any cut).
+    pub seconds: f64,
+}
+
+/// Per-class counts for reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassSummary {
+    /// Class name.
+    pub label: String,
+    /// Usable clips.
+    pub clips: usize,
+    /// Distinct leakage groups among them.
+    pub groups: usize,
+    /// Total seconds.
+    pub seconds: f64,
+}
+
+/// A scanned, decoded, deduplicated dataset.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    /// The data root; every `rel` path is relative to it.
+    pub root: PathBuf,
+    /// Classes in sorted order.
+    pub labels: LabelSet,
+    /// Usable clips, sorted by path.
+    pub clips: Vec<ClipEntry>,
+    /// Files not used (unreadable, not audio, duplicates), with reasons.
+    pub skipped: Vec<Skipped>,
+    /// Duplicates collapsed into an earlier file.
+    pub duplicates: Vec<Duplicate>,
+}
+
+/// Where a dataset comes from.
+#[derive(Debug, Clone)]
+pub struct DataSource {
+    /// The data root.
+    pub root: PathBuf,
+    /// A manifest replacing the folder scan.
+    pub manifest: Option<PathBuf>,
+}
+
+impl Dataset {
+    /// Scans, decodes and deduplicates a dataset. Unusable files are skipped and listed;
+    /// only a dataset with no usable clip (or an empty label folder, or a single class) fails.
+    ///
+    /// `on_file` is called once per decoded candidate, for progress display.
+    pub fn load(
+        source: &DataSource,
+        options: &LoadOptions,
+        mut on_file: impl FnMut(usize, usize),
+    ) -> Result<Self, DatasetError> {
+        let root = source.root.clone();
+        if !root.is_dir() {
+            return Err(DatasetError::NotADirectory(root));
+        }
+        let Scan {
+            mut candidates,
+            mut skipped,
+        } = match &source.manifest {
+            Some(manifest) => read_manifest(manifest, &root)?,
+            None => scan_folders(&root)?,
+        };
+        // Originals sort before their `- Copy`s, so a collapsed duplicate keeps the original.
+        candidates.sort_by_cached_key(|c| {
+            let stem = stem_of(&c.rel);
+            let base = strip_copy_suffix(&stem);
+            let dir = c.rel.rsplit_once('/').map_or("", |(d, _)| d).to_string();
+            (
+                dir,
+                base.to_string(),
+                base.len() != stem.len(),
+                c.rel.clone(),
+            )
+        });
+
+        let total = candidates.len();
+        let mut decoded = Vec::with_capacity(total);
+        for (i, candidate) in candidates.into_iter().enumerate() {
+            match read_wav(&candidate.path, options) {
+                Ok(wav) => {
+                    let hash = audio_hash(&wav.samples, wav.sample_rate);
+                    let source = SourceInfo {
+                        sample_rate: wav.sample_rate,
+                        channels: wav.channels,
+                        encoding: wav.encoding,
+                        frames: wav.cut_from_frames.unwrap_or(wav.samples.len() as u64),
+                    };
+                    let seconds = wav.samples.len() as f64 / f64::from(wav.sample_rate);
+                    decoded.push((candidate, hash, source, seconds));
+                }
+                Err(err) => {
+                    log::warn!("skipping {}", err);
+                    skipped.push(Skipped {
+                        path: candidate.rel,
+                        reason: err.kind.to_string(),
+                    });
+                }
+            }
+            on_file(i + 1, total);
+        }
+
+        let mut kept_by_hash: HashMap<String, (String, String)> = HashMap::new();
+        let mut duplicates = Vec::new();
+        let mut unique = Vec::with_capacity(decoded.len());
+        for (candidate, hash, source, seconds) in decoded {
+            if let Some((kept, kept_label)) = kept_by_hash.get(&hash) {
+                let conflicting_labels = (kept_label != &candidate.label)
+                    .then(|| (kept_label.clone(), candidate.label.clone()));
+                let reason = match &conflicting_labels {
+                    Some((a, b)) => {
+                        format!("identical audio to {kept} (label conflict: {a} vs {b}; kept {a})")
+                    }
+                    None => format!("identical audio to {kept}"),
+                };
+                log::info!("{}: {reason}", candidate.rel);
+                skipped.push(Skipped {
+                    path: candidate.rel.clone(),
+                    reason,
+                });
+                duplicates.push(Duplicate {
+                    path: candidate.rel,
+                    kept: kept.clone(),
+                    conflicting_labels,
+                });
+                continue;
+            }
+            kept_by_hash.insert(
+                hash.clone(),
+                (candidate.rel.clone(), candidate.label.clone()),
+            );
+            unique.push((candidate, hash, source, seconds));
+        }
+
+        if unique.is_empty() {
+            return Err(DatasetError::NoUsableClips {
+                root,
+                skipped: skipped.len(),
+            });
+        }
+        let labels = LabelSet::from_names(unique.iter().map(|(c, ..)| c.label.clone()))
+            .expect("non-empty names from non-empty folders");
+        if labels.len() < 2 {
+            return Err(DatasetError::SingleClass(labels.names()[0].clone()));
+        }
+        let mut clips: Vec<ClipEntry> = unique
+            .into_iter()
+            .map(|(candidate, audio_hash, source, seconds)| ClipEntry {
+                group: candidate
+                    .group
+                    .clone()
+                    .unwrap_or_else(|| group_from_stem(&stem_of(&candidate.rel))),
+                label: labels
+                    .index_of(&candidate.label)
+                    .expect("label from this set"),
+                path: candidate.path,
+                rel: candidate.rel,
+                audio_hash,
+                source,
+                seconds,
+            })
+            .collect();
+        clips.sort_by(|a, b| a.rel.cmp(&b.rel));
+        skipped.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(Self {
+            root,
+            labels,
+            clips,
+            skipped,
+            duplicates,
+        })
+    }
+
+    /// Label index of every clip, in clip order.
+    pub fn label_indices(&self) -> Vec<usize> {
+        self.clips.iter().map(|c| c.label).collect()
+    }
+
+    /// Group name of every clip, in clip order.
+    pub fn group_names(&self) -> Vec<&str> {
+        self.clips.iter().map(|c| c.group.as_str()).collect()
+    }
+
+    /// Clips, groups and seconds per class.
+    pub fn class_summary(&self) -> Vec<ClassSummary> {
+        let mut groups: Vec<BTreeMap<&str, ()>> = vec![BTreeMap::new(); self.labels.len()];
+        let mut out: Vec<ClassSummary> = self
+            .labels
+            .names()
+            .iter()
+            .map(|label| ClassSummary {
+                label: label.clone(),
+                clips: 0,
+                groups: 0,
+                seconds: 0.0,
+            })
+            .collect();
+        for clip in &self.clips {
+            out[clip.label].clips += 1;
+            out[clip.label].seconds += clip.seconds;
+            groups[clip.label].insert(&clip.group, ());
+        }
+        for (summary, g) in out.iter_mut().zip(groups) {
+            summary.groups = g.len();
+        }
+        out
+    }
+}
+
+fn stem_of(rel: &str) -> String {
+    Path::new(rel)
+        .file_stem()
+        .unwrap_or_default()
+        .to_string_lossy()
+        .to_string()
+}
+
+fn audio_hash(samples: &[f32], sample_rate: u32) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&sample_rate.to_le_bytes());
+    let mut bytes = Vec::with_capacity(4 * samples.len().min(4096));
+    for chunk in samples.chunks(4096) {
+        bytes.clear();
+        bytes.extend(chunk.iter().flat_map(|s| s.to_le_bytes()));
+        hasher.update(&bytes);
+    }
+    hasher.finalize().to_hex().to_string()
+}
+
+#[cfg(test)]
+mod tests;
