@@ -1,4 +1,6 @@
 //! Training, evaluation and export of infant-cry classifiers.
 
+pub mod cv;
 pub mod data;
+pub mod seed;
 pub mod synth;
