@@ -2,5 +2,6 @@
 
 pub mod cv;
 pub mod data;
+pub mod eval;
 pub mod seed;
 pub mod synth;

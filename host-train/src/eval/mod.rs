@@ -1,0 +1,9 @@
+//! Metrics, their aggregation over folds, and the baselines every model must beat.
+
+mod baselines;
+mod metrics;
+mod summary;
+
+pub use baselines::{Baseline, BaselineFold, BaselineResult, score_baselines};
+pub use metrics::{Averages, ClassMetrics, Metrics, Scalars};
+pub use summary::MeanStd;
