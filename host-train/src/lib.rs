@@ -1,7 +1,13 @@
 //! Training, evaluation and export of infant-cry classifiers.
+//!
+//! The binary is a thin wrapper over [`cli::run`]; everything it does is callable from here.
 
+pub mod cli;
+pub mod commands;
 pub mod cv;
 pub mod data;
 pub mod eval;
+pub mod progress;
+pub mod report;
 pub mod seed;
 pub mod synth;

@@ -1,0 +1,193 @@
+//! Command-line interface: argument parsing and validation into configurations.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use cry_core::audio::LoadOptions;
+use cry_core::contract::DEFAULT_MAX_CLIP_SECONDS;
+
+use crate::commands::baselines::BaselinesConfig;
+use crate::cv::SplitError;
+use crate::data::{DataSource, DatasetError};
+
+/// Exit status: success.
+pub const EXIT_OK: i32 = 0;
+/// Exit status: an unexpected failure (I/O, a bug).
+pub const EXIT_FAILURE: i32 = 1;
+/// Exit status: invalid arguments.
+pub const EXIT_USAGE: i32 = 2;
+/// Exit status: the dataset cannot be used (no usable clip, empty label folder, too few groups
+/// for the folds requested, bad manifest).
+pub const EXIT_DATA: i32 = 3;
+
+const EXIT_CODES: &str = "Exit codes: 0 success; 1 unexpected failure (I/O, bug); \
+2 invalid arguments; 3 unusable dataset (no usable clip, empty label folder, single class, \
+fewer leakage groups than folds, bad manifest).";
+
+/// Infant-cry classification on raw audio: evaluate, fine-tune and export Lightweight HuBERT.
+#[derive(Debug, Parser)]
+#[command(name = "host-train", version, after_help = EXIT_CODES)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Score random and majority baselines with nested, leakage-safe cross-validation.
+    #[command(after_help = EXIT_CODES)]
+    Baselines(BaselinesArgs),
+}
+
+/// Where the data is and how to read it.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// Dataset root: `<DIR>/<label>/*.wav`, or the base of the manifest's relative paths.
+    #[arg(long, value_name = "DIR")]
+    pub data: PathBuf,
+    /// CSV with a header naming `path`, `label` and optionally `group`.
+    #[arg(long, value_name = "CSV")]
+    pub manifest: Option<PathBuf>,
+    /// Clips longer than this many seconds are cut (with a warning).
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_MAX_CLIP_SECONDS)]
+    pub max_seconds: f32,
+}
+
+/// How the data is split.
+#[derive(Debug, Args)]
+pub struct CvArgs {
+    /// Outer folds (the test estimate).
+    #[arg(long, default_value_t = 5)]
+    pub outer: usize,
+    /// Inner folds inside each outer training part (model selection).
+    #[arg(long, default_value_t = 3)]
+    pub inner: usize,
+    /// Seed for splits and every random choice.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+}
+
+/// `baselines` arguments.
+#[derive(Debug, Args)]
+pub struct BaselinesArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub cv: CvArgs,
+    /// Seeds averaged per fold for the random baselines.
+    #[arg(long, default_value_t = 100)]
+    pub random_seeds: usize,
+    /// Output directory (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// An argument that parsed but makes no sense.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid argument {arg}: {reason}")]
+pub struct UsageError {
+    /// The argument.
+    pub arg: &'static str,
+    /// Why.
+    pub reason: String,
+}
+
+fn usage(arg: &'static str, reason: impl Into<String>) -> UsageError {
+    UsageError {
+        arg,
+        reason: reason.into(),
+    }
+}
+
+impl DataArgs {
+    fn validate(&self) -> Result<(DataSource, LoadOptions), UsageError> {
+        if !self.data.is_dir() {
+            return Err(usage(
+                "--data",
+                format!("{} is not a directory", self.data.display()),
+            ));
+        }
+        if let Some(m) = &self.manifest
+            && !m.is_file()
+        {
+            return Err(usage(
+                "--manifest",
+                format!("{} is not a file", m.display()),
+            ));
+        }
+        if !(self.max_seconds > 0.0 && self.max_seconds.is_finite()) {
+            return Err(usage("--max-seconds", "must be a positive number"));
+        }
+        Ok((
+            DataSource {
+                root: self.data.clone(),
+                manifest: self.manifest.clone(),
+            },
+            LoadOptions {
+                max_seconds: Some(self.max_seconds),
+                ..LoadOptions::default()
+            },
+        ))
+    }
+}
+
+impl CvArgs {
+    fn validate(&self) -> Result<(), UsageError> {
+        if self.outer < 2 {
+            return Err(usage("--outer", "needs at least 2 folds"));
+        }
+        if self.inner < 2 {
+            return Err(usage("--inner", "needs at least 2 folds"));
+        }
+        Ok(())
+    }
+}
+
+impl BaselinesArgs {
+    /// Checks the arguments and builds the job's configuration.
+    pub fn into_config(self, command: String) -> Result<BaselinesConfig, UsageError> {
+        let (data, load) = self.data.validate()?;
+        self.cv.validate()?;
+        if self.random_seeds == 0 {
+            return Err(usage("--random-seeds", "needs at least 1 seed"));
+        }
+        Ok(BaselinesConfig {
+            data,
+            load,
+            outer: self.cv.outer,
+            inner: self.cv.inner,
+            seed: self.cv.seed,
+            random_seeds: self.random_seeds,
+            out: self.out,
+            command,
+        })
+    }
+}
+
+/// Runs a parsed command line; `command` is the original text, kept in reports.
+pub fn run(cli: Cli, command: String) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Baselines(args) => {
+            let config = args.into_config(command)?;
+            let report = crate::commands::baselines::run(&config)?;
+            print!("{}", report.to_markdown());
+        }
+    }
+    Ok(())
+}
+
+/// The documented exit status for an error.
+pub fn exit_code(err: &anyhow::Error) -> i32 {
+    if err.chain().any(|e| e.is::<UsageError>()) {
+        EXIT_USAGE
+    } else if err
+        .chain()
+        .any(|e| e.is::<DatasetError>() || e.is::<SplitError>())
+    {
+        EXIT_DATA
+    } else {
+        EXIT_FAILURE
+    }
+}

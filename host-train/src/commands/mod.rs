@@ -1,0 +1,3 @@
+//! One module per subcommand: a validated configuration and a `run` function.
+
+pub mod baselines;

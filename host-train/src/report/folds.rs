@@ -1,0 +1,75 @@
+//! `folds.json`: exactly which clips were in which test fold, for audit.
+
+use serde::Serialize;
+
+use crate::cv::NestedSplits;
+use crate::data::Dataset;
+
+/// One clip in a fold listing.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoldEntry {
+    /// Path relative to the data root.
+    pub path: String,
+    /// Class name.
+    pub label: String,
+    /// Leakage group.
+    pub group: String,
+}
+
+/// An inner fold's test part.
+#[derive(Debug, Clone, Serialize)]
+pub struct InnerFoldFile {
+    /// Clips validated on in this inner fold.
+    pub test: Vec<FoldEntry>,
+}
+
+/// An outer fold's test part and its inner folds.
+#[derive(Debug, Clone, Serialize)]
+pub struct OuterFoldFile {
+    /// Clips scored in this outer fold.
+    pub test: Vec<FoldEntry>,
+    /// The inner split of this fold's training part.
+    pub inner: Vec<InnerFoldFile>,
+}
+
+/// The whole `folds.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FoldsFile {
+    /// Outer folds.
+    pub outer: Vec<OuterFoldFile>,
+}
+
+impl FoldsFile {
+    /// The listing of `splits` over `dataset`.
+    pub fn new(dataset: &Dataset, splits: &NestedSplits) -> Self {
+        let entries = |items: &[usize]| -> Vec<FoldEntry> {
+            items
+                .iter()
+                .map(|&i| {
+                    let clip = &dataset.clips[i];
+                    FoldEntry {
+                        path: clip.rel.clone(),
+                        label: dataset.labels.names()[clip.label].clone(),
+                        group: clip.group.clone(),
+                    }
+                })
+                .collect()
+        };
+        Self {
+            outer: splits
+                .outer
+                .iter()
+                .map(|o| OuterFoldFile {
+                    test: entries(&o.test),
+                    inner: o
+                        .inner
+                        .iter()
+                        .map(|i| InnerFoldFile {
+                            test: entries(&i.test),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}

@@ -1,0 +1,260 @@
+//! Drives the real `host-train baselines` binary.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::process::{Command, Output};
+
+use host_train::synth::{WavFormat, tone, write_wav};
+use serde_json::Value;
+
+fn host_train(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_host-train"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("binary runs")
+}
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// `n` clips of `label`, each from its own Donate-a-cry style UUID.
+fn good_clips(root: &Path, label: &str, n: usize, first_uuid: usize) {
+    std::fs::create_dir_all(root.join(label)).unwrap();
+    for i in 0..n {
+        let uuid = format!("{:08x}-0000-4000-8000-{:012x}", first_uuid + i, i);
+        let name = format!("{uuid}-1430000000-1.0-m-26-xx.wav");
+        let freq = 200.0 + 37.0 * (first_uuid + i) as f64;
+        let samples = tone(freq, 8000, 1.0, 0.3);
+        write_wav(
+            &root.join(label).join(name),
+            &samples,
+            8000,
+            1,
+            WavFormat::Pcm(16),
+        )
+        .unwrap();
+    }
+}
+
+fn run_ok(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec![
+        "baselines",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--random-seeds",
+        "20",
+    ];
+    args.extend_from_slice(extra);
+    let output = host_train(&args);
+    assert!(
+        output.status.success(),
+        "exit {:?}\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
+#[test]
+fn bad_files_are_skipped_and_odd_formats_used() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    good_clips(&data, "hungry", 8, 0);
+    good_clips(&data, "tired", 6, 100);
+    let stereo: Vec<f32> = tone(440.0, 44_100, 1.0, 0.2)
+        .into_iter()
+        .flat_map(|s| [s, 0.5 * s])
+        .collect();
+    write_wav(
+        &data.join("tired/stereo-44k-24bit.wav"),
+        &stereo,
+        44_100,
+        2,
+        WavFormat::Pcm(24),
+    )
+    .unwrap();
+    write_wav(
+        &data.join("hungry/float32.wav"),
+        &tone(300.0, 22_050, 1.0, 0.2),
+        22_050,
+        1,
+        WavFormat::Float32,
+    )
+    .unwrap();
+    let good = std::fs::read(data.join("hungry/float32.wav")).unwrap();
+    std::fs::write(data.join("hungry/corrupt.wav"), &good[..good.len() / 3]).unwrap();
+    write_wav(
+        &data.join("tired/empty.wav"),
+        &[],
+        8000,
+        1,
+        WavFormat::Pcm(16),
+    )
+    .unwrap();
+    std::fs::write(data.join("tired/text.wav"), "hello, I am not audio\n").unwrap();
+
+    let out = dir.path().join("out");
+    let output = run_ok(&data, &out, &["--outer", "3", "--inner", "2"]);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("| majority |"));
+
+    let skipped = read_json(&out.join("skipped.json"));
+    let reasons: BTreeMap<&str, &str> = skipped
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| (s["path"].as_str().unwrap(), s["reason"].as_str().unwrap()))
+        .collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(reasons["hungry/corrupt.wav"].starts_with("truncated data"));
+    assert!(reasons["tired/empty.wav"].contains("zero samples"));
+    assert!(reasons["tired/text.wav"].starts_with("not a WAV file"));
+
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(report["schema"], "cry-baselines/1");
+    assert_eq!(
+        report["data"]["clips"], 16,
+        "8 + 6 good clips + stereo + float"
+    );
+    assert_eq!(report["data"]["skipped"], 3);
+
+    let folds = read_json(&out.join("folds.json"));
+    let used: BTreeSet<&str> = folds["outer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|o| o["test"].as_array().unwrap())
+        .map(|e| e["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(used.len(), 16);
+    assert!(used.contains("tired/stereo-44k-24bit.wav") && used.contains("hungry/float32.wav"));
+    assert!(
+        std::fs::read_to_string(out.join("report.md"))
+            .unwrap()
+            .contains("macro F1")
+    );
+}
+
+/// The bundled real clips: groups never straddle folds, and the majority baseline's accuracy is
+/// the share of the training majority class in each test fold.
+#[test]
+fn bundled_samples_folds_and_majority_baseline() {
+    let data = Path::new(env!("CARGO_MANIFEST_DIR")).join("../data/samples");
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    run_ok(
+        &data,
+        &out,
+        &["--outer", "4", "--inner", "2", "--seed", "7"],
+    );
+    let folds = read_json(&out.join("folds.json"));
+    let report = read_json(&out.join("report.json"));
+    let outer = folds["outer"].as_array().unwrap();
+    assert_eq!(outer.len(), 4);
+
+    let mut fold_of_group = BTreeMap::new();
+    let mut all: Vec<(usize, String)> = Vec::new();
+    for (f, o) in outer.iter().enumerate() {
+        assert_eq!(o["inner"].as_array().unwrap().len(), 2);
+        for e in o["test"].as_array().unwrap() {
+            let group = e["group"].as_str().unwrap().to_string();
+            let path = e["path"].as_str().unwrap();
+            assert_eq!(group, path.split('/').nth(1).unwrap()[..36].to_lowercase());
+            assert_eq!(
+                *fold_of_group.entry(group).or_insert(f),
+                f,
+                "group in two folds"
+            );
+            all.push((f, e["label"].as_str().unwrap().to_string()));
+        }
+    }
+    assert_eq!(all.len(), 20);
+
+    let majority = report["baselines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["baseline"] == "majority")
+        .unwrap();
+    for (f, fold) in majority["folds"].as_array().unwrap().iter().enumerate() {
+        let train: Vec<&String> = all
+            .iter()
+            .filter(|(g, _)| *g != f)
+            .map(|(_, l)| l)
+            .collect();
+        let test: Vec<&String> = all
+            .iter()
+            .filter(|(g, _)| *g == f)
+            .map(|(_, l)| l)
+            .collect();
+        let mut counts: BTreeMap<&String, usize> = BTreeMap::new();
+        for l in &train {
+            *counts.entry(l).or_default() += 1;
+        }
+        let top = counts.values().max().unwrap();
+        let winner = counts.iter().find(|(_, c)| *c == top).unwrap().0;
+        let share = test.iter().filter(|l| **l == *winner).count() as f64 / test.len() as f64;
+        let accuracy = fold["metrics"]["accuracy"].as_f64().unwrap();
+        assert!(
+            (accuracy - share).abs() < 1e-12,
+            "fold {f}: {accuracy} vs {share}"
+        );
+    }
+}
+
+#[test]
+fn same_seed_same_folds_other_seed_other_folds() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    good_clips(&data, "a", 12, 0);
+    good_clips(&data, "b", 9, 50);
+    let folds = |name: &str, seed: &str| {
+        let out = dir.path().join(name);
+        run_ok(&data, &out, &["--seed", seed]);
+        std::fs::read_to_string(out.join("folds.json")).unwrap()
+    };
+    assert_eq!(folds("x", "1"), folds("y", "1"));
+    assert_ne!(folds("x", "1"), folds("z", "2"));
+}
+
+#[test]
+fn unusable_input_gets_a_clear_error_and_exit_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    good_clips(&data, "hungry", 6, 0);
+    std::fs::create_dir_all(data.join("tired")).unwrap();
+    let out = dir.path().join("out");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["baselines", "--data", data.to_str().unwrap()];
+        args.extend_from_slice(&["--out", out.to_str().unwrap()]);
+        args.extend_from_slice(extra);
+        let o = host_train(&args);
+        (
+            o.status.code(),
+            String::from_utf8_lossy(&o.stderr).to_string(),
+        )
+    };
+
+    let (code, err) = run(&[]);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(err.contains("label folder") && err.contains("tired") && err.contains("empty"));
+
+    good_clips(&data, "tired", 2, 10);
+    let (code, err) = run(&["--outer", "9"]);
+    assert_eq!(code, Some(3), "{err}");
+    assert!(
+        err.contains("8 leakage groups, fewer than the 9 folds"),
+        "{err}"
+    );
+
+    let (code, err) = run(&["--outer", "1"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--outer"), "{err}");
+
+    let o = host_train(&["baselines", "--data", "/nonexistent", "--out", "/tmp/x"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent is not a directory"));
+}
