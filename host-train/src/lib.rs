@@ -2,11 +2,13 @@
 //!
 //! The binary is a thin wrapper over [`cli::run`]; everything it does is callable from here.
 
+pub mod backend;
 pub mod cli;
 pub mod commands;
 pub mod cv;
 pub mod data;
 pub mod eval;
+pub mod model;
 pub mod progress;
 pub mod report;
 pub mod seed;

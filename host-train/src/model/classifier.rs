@@ -1,0 +1,95 @@
+//! `HubertForSequenceClassification`: backbone, projector, masked mean pooling, classifier.
+
+use burn::module::Param;
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::softmax;
+
+use super::config::HubertConfig;
+use super::hubert::Hubert;
+
+/// The classification model. Checkpoint keys: `hubert.*`, `projector.*`, `classifier.*` and,
+/// with `use_weighted_layer_sum`, `layer_weights`.
+#[derive(Module, Debug)]
+pub struct HubertForSequenceClassification {
+    /// The backbone.
+    pub hubert: Hubert,
+    /// `hidden` → `classifier_proj_size`.
+    pub projector: Linear,
+    /// `classifier_proj_size` → classes.
+    pub classifier: Linear,
+    /// `[num_hidden_layers + 1]` softmax weights over hidden states, when
+    /// `use_weighted_layer_sum`.
+    pub layer_weights: Option<Param<Tensor<1>>>,
+}
+
+/// What [`HubertForSequenceClassification::forward`] returns.
+#[derive(Debug, Clone)]
+pub struct ClassifierOutput {
+    /// `[batch, classes]`.
+    pub logits: Tensor<2>,
+    /// The backbone's last hidden state, `[batch, frames, hidden]`.
+    pub last_hidden_state: Tensor<3>,
+    /// Every hidden state, when requested or needed for the weighted sum.
+    pub hidden_states: Vec<Tensor<3>>,
+}
+
+impl HubertForSequenceClassification {
+    /// A randomly initialised classifier for `config`.
+    pub fn new(config: &HubertConfig, device: &Device) -> Self {
+        let layers = config.num_hidden_layers + 1;
+        Self {
+            hubert: Hubert::new(config, device),
+            projector: LinearConfig::new(config.hidden_size, config.classifier_proj_size)
+                .init(device),
+            classifier: LinearConfig::new(config.classifier_proj_size, config.num_labels())
+                .init(device),
+            layer_weights: config
+                .use_weighted_layer_sum
+                .then(|| Param::from_tensor(Tensor::ones([layers], device) / layers as f64)),
+        }
+    }
+
+    /// Logits for (already normalised) audio; `lengths` as in [`Hubert::forward`].
+    ///
+    /// # Shapes
+    /// `audio`: `[batch, samples]` → logits `[batch, classes]`.
+    pub fn forward(
+        &self,
+        config: &HubertConfig,
+        audio: Tensor<2>,
+        lengths: Option<&[usize]>,
+        keep_hidden_states: bool,
+    ) -> ClassifierOutput {
+        let out = self.hubert.forward(
+            config,
+            audio,
+            lengths,
+            keep_hidden_states || self.layer_weights.is_some(),
+        );
+        let pooled_input = match &self.layer_weights {
+            Some(weights) => {
+                let stacked: Tensor<4> = Tensor::stack(out.hidden_states.clone(), 0); // [L+1, b, t, h]
+                let w = softmax(weights.val(), 0).reshape([stacked.dims()[0], 1, 1, 1]);
+                (stacked * w).sum_dim(0).squeeze_dim::<3>(0)
+            }
+            None => out.last_hidden_state.clone(),
+        };
+        let projected = self.projector.forward(pooled_input); // [b, t, proj]
+        let pooled = match &out.frame_mask {
+            Some(mask) => {
+                let counts = mask.clone().sum_dim(1); // [b, 1]
+                (projected * mask.clone().unsqueeze_dim::<3>(2))
+                    .sum_dim(1)
+                    .squeeze_dim::<2>(1)
+                    / counts
+            }
+            None => projected.mean_dim(1).squeeze_dim::<2>(1),
+        };
+        ClassifierOutput {
+            logits: self.classifier.forward(pooled),
+            last_hidden_state: out.last_hidden_state,
+            hidden_states: out.hidden_states,
+        }
+    }
+}
