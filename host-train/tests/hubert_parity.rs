@@ -63,6 +63,7 @@ fn max_diff(what: &str, got: Tensor<3>, want: &TensorData) -> f32 {
 
 fn assert_close(what: &str, got: Tensor<3>, want: &TensorData, tolerance: f32) {
     let diff = max_diff(what, got, want);
+    eprintln!("  {what}: max |Δ| {diff:.2e}");
     assert!(
         diff <= tolerance,
         "{what}: max |Δ| = {diff:e} > {tolerance:e}"
@@ -212,4 +213,112 @@ fn classifier_with_weighted_layer_sum() {
 #[test]
 fn classifier_plain_bin_old_weight_norm() {
     for_each_device("cls_plain");
+}
+
+/// Max |got − want| / max |want| over a gradient tensor.
+fn relative_error(got: Vec<f32>, want: Vec<f32>) -> f32 {
+    assert_eq!(got.len(), want.len());
+    let scale = want.iter().fold(0.0f32, |m, x| m.max(x.abs()));
+    let diff = got
+        .iter()
+        .zip(&want)
+        .fold(0.0f32, |m, (a, b)| m.max((a - b).abs()));
+    diff / scale
+}
+
+/// Gradients of cross-entropy (labels [2, 0], eval-mode model) for a spread of parameters, from
+/// the classifier down to the conv stack, against PyTorch's: relative error ≤ 1e-3 (max |Δ|
+/// over max |reference| per tensor).
+fn check_gradients(device: &Device) {
+    use burn::tensor::activation::log_softmax;
+    use host_train::model::classifier::HubertForSequenceClassification;
+
+    let device = device.clone().autodiff();
+    let case = "cls_weighted";
+    let checkpoint = Checkpoint::load(&fixture(case), &device).unwrap();
+    let HubertModelKind::Classifier(model) = checkpoint.model else {
+        panic!("cls_weighted is a classifier");
+    };
+    // Eval mode (no dropout), as the reference, but every parameter tracked.
+    let model: HubertForSequenceClassification = model.freeze().set_require_grad(true);
+    let reference = Reference::load(case);
+    let input = model_input(&reference, true, &device);
+    let lengths = reference.lengths();
+    let logits = model
+        .forward(&checkpoint.config, input, Some(&lengths), false)
+        .logits;
+    let targets = [2usize, 0];
+    let mut one_hot = vec![0.0f32; 2 * 3];
+    for (b, &t) in targets.iter().enumerate() {
+        one_hot[b * 3 + t] = 1.0;
+    }
+    let one_hot = Tensor::<2>::from_data(TensorData::new(one_hot, [2, 3]), &device);
+    let loss = (log_softmax(logits, 1) * one_hot).sum().neg() / 2.0;
+    let want_loss = reference.get("loss").try_to_vec::<f32>().unwrap()[0];
+    let got_loss = loss.clone().into_data().try_to_vec::<f32>().unwrap()[0];
+    assert!(
+        (got_loss - want_loss).abs() < 1e-5,
+        "loss {got_loss} vs {want_loss}"
+    );
+
+    let grads = loss.backward();
+    fn grad_of<const D: usize>(t: Tensor<D>, grads: &burn::tensor::Gradients) -> Tensor<D> {
+        t.grad(grads).expect("tracked")
+    }
+    let flat = |t: Tensor<3>| t.into_data().try_to_vec::<f32>().unwrap();
+    // burn stores Linear weights as [in, out]; PyTorch as [out, in].
+    let linear = |w: Tensor<2>| flat(grad_of(w, &grads).swap_dims(0, 1).unsqueeze());
+    let conv = |w: Tensor<3>| flat(grad_of(w, &grads));
+    let layer1 = &model.hubert.encoder.layers[1];
+    let layer0 = &model.hubert.encoder.layers[0];
+    let checks: Vec<(&str, Vec<f32>)> = vec![
+        ("classifier.weight", linear(model.classifier.weight.val())),
+        ("projector.weight", linear(model.projector.weight.val())),
+        (
+            "layer_weights",
+            flat(grad_of(model.layer_weights.as_ref().unwrap().val(), &grads).unsqueeze()),
+        ),
+        (
+            "hubert.encoder.layers.1.feed_forward.output_dense.weight",
+            linear(layer1.feed_forward.output_dense.weight.val()),
+        ),
+        (
+            "hubert.encoder.layers.0.attention.q_proj.weight",
+            linear(layer0.attention.q_proj.weight.val()),
+        ),
+        (
+            "hubert.feature_projection.projection.weight",
+            linear(model.hubert.feature_projection.projection.weight.val()),
+        ),
+        (
+            "hubert.encoder.pos_conv_embed.conv.parametrizations.weight.original1",
+            conv(model.hubert.encoder.pos_conv_embed.conv.weight_v.val()),
+        ),
+        (
+            "hubert.feature_extractor.conv_layers.2.conv.weight",
+            conv(
+                model.hubert.feature_extractor.conv_layers[2]
+                    .conv
+                    .weight
+                    .val(),
+            ),
+        ),
+    ];
+    for (name, got) in checks {
+        let want = reference
+            .get(&format!("grad.{name}"))
+            .try_to_vec::<f32>()
+            .unwrap();
+        let err = relative_error(got, want);
+        eprintln!("  grad {name}: relative error {err:.2e}");
+        assert!(err <= 1e-3, "grad of {name}: relative error {err:e}");
+    }
+}
+
+#[test]
+fn gradients_match_pytorch() {
+    for choice in DeviceChoice::available() {
+        eprintln!("gradients on {choice:?}");
+        check_gradients(&choice.device());
+    }
 }

@@ -46,7 +46,7 @@ impl HubertForSequenceClassification {
                 .init(device),
             layer_weights: config
                 .use_weighted_layer_sum
-                .then(|| Param::from_tensor(Tensor::ones([layers], device) / layers as f64)),
+                .then(|| Param::from_tensor(Tensor::full([layers], 1.0 / layers as f64, device))),
         }
     }
 

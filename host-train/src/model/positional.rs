@@ -53,10 +53,16 @@ impl PositionalConvEmbedding {
         let groups = config.num_conv_pos_embedding_groups;
         let std = (4.0 / (k as f64 * h as f64)).sqrt();
         let weight_v = Initializer::Normal { mean: 0.0, std }.init([h, h / groups, k], device);
-        let norm = weight_v.val().powi_scalar(2).sum_dim(0).sum_dim(1).sqrt();
+        let norm = weight_v
+            .val()
+            .powi_scalar(2)
+            .sum_dim(0)
+            .sum_dim(1)
+            .sqrt()
+            .into_data();
         Self {
             conv: WeightNormConv1d {
-                weight_g: Param::from_tensor(norm),
+                weight_g: Param::from_tensor(Tensor::from_data(norm, device)),
                 weight_v,
                 bias: Param::from_tensor(Tensor::zeros([h], device)),
                 groups,
