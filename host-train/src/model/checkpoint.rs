@@ -336,7 +336,7 @@ impl Checkpoint {
             &dir.join(PREPROCESSOR_FILE),
             serde_json::to_string_pretty(&preprocessor).expect("serialisable") + "\n",
         )?;
-        write_file(&dir.join(SAFETENSORS_FILE), safetensors_bytes(&tensors))
+        write_safetensors(&dir.join(SAFETENSORS_FILE), &tensors)
     }
 }
 
@@ -362,6 +362,14 @@ fn write_file(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), CheckpointErro
             path: path.to_path_buf(),
             source,
         })
+}
+
+/// Writes f32 tensors as a safetensors file (atomically).
+pub fn write_safetensors(
+    path: &Path,
+    tensors: &[(String, TensorData)],
+) -> Result<(), CheckpointError> {
+    write_file(path, safetensors_bytes(tensors))
 }
 
 /// The safetensors layout: u64 header length, JSON header (sorted keys, `{"format": "pt"}`
