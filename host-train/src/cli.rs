@@ -6,7 +6,10 @@ use clap::{Args, Parser, Subcommand};
 use cry_core::audio::LoadOptions;
 use cry_core::contract::DEFAULT_MAX_CLIP_SECONDS;
 
+use crate::backend::DeviceChoice;
 use crate::commands::baselines::BaselinesConfig;
+use crate::commands::embed::EmbedConfig;
+use crate::commands::init::{ConfigSource, InitConfig};
 use crate::cv::SplitError;
 use crate::data::{DataSource, DatasetError};
 
@@ -16,13 +19,15 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILURE: i32 = 1;
 /// Exit status: invalid arguments.
 pub const EXIT_USAGE: i32 = 2;
-/// Exit status: the dataset cannot be used (no usable clip, empty label folder, too few groups
-/// for the folds requested, bad manifest).
+/// Exit status: the input cannot be used: a dataset (no usable clip, empty label folder, too few
+/// groups for the folds requested, bad manifest) or a checkpoint (missing files or tensors,
+/// wrong shapes, unsupported config).
 pub const EXIT_DATA: i32 = 3;
 
 const EXIT_CODES: &str = "Exit codes: 0 success; 1 unexpected failure (I/O, bug); \
-2 invalid arguments; 3 unusable dataset (no usable clip, empty label folder, single class, \
-fewer leakage groups than folds, bad manifest).";
+2 invalid arguments; 3 unusable input: a dataset (no usable clip, empty label folder, single \
+class, fewer leakage groups than folds, bad manifest) or a checkpoint (missing files or tensors, \
+wrong shapes, unsupported config).";
 
 /// Infant-cry classification on raw audio: evaluate, fine-tune and export Lightweight HuBERT.
 #[derive(Debug, Parser)]
@@ -39,6 +44,61 @@ pub enum Command {
     /// Score random and majority baselines with nested, leakage-safe cross-validation.
     #[command(after_help = EXIT_CODES)]
     Baselines(BaselinesArgs),
+    /// Write the last hidden state (and logits) of a checkpoint for one WAV as `.npy`.
+    #[command(after_help = EXIT_CODES)]
+    Embed(EmbedArgs),
+    /// Write a random-init checkpoint in the Hugging Face format (not pretrained).
+    #[command(after_help = EXIT_CODES)]
+    Init(InitArgs),
+}
+
+/// Which compute device to run on.
+#[derive(Debug, Args)]
+pub struct DeviceArgs {
+    /// Compute device (the choices are those built in; `tch*` need `--features tch`).
+    #[arg(long, value_enum, default_value = "flex")]
+    pub device: DeviceChoice,
+}
+
+/// `embed` arguments.
+#[derive(Debug, Args)]
+pub struct EmbedArgs {
+    /// Checkpoint directory (Hugging Face layout).
+    #[arg(long, value_name = "DIR")]
+    pub pretrained: PathBuf,
+    /// WAV file (any rate or channel count; converted to 16 kHz mono).
+    #[arg(long, value_name = "FILE.wav")]
+    pub audio: PathBuf,
+    /// Output `.npy` for the last hidden state, `[frames, hidden]` f32.
+    #[arg(long, value_name = "HIDDEN.npy")]
+    pub out: PathBuf,
+    /// Output `.npy` for the logits, `[classes]` f32 (classification checkpoints only).
+    #[arg(long, value_name = "LOGITS.npy")]
+    pub logits: Option<PathBuf>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+/// `init` arguments.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// `distilhubert` (built in) or the path of a `config.json`.
+    #[arg(long, value_name = "distilhubert|PATH/config.json")]
+    pub config: String,
+    /// Add a classification head with this many classes (named LABEL_0, LABEL_1, ...).
+    #[arg(long, conflicts_with = "labels")]
+    pub num_labels: Option<usize>,
+    /// Add a classification head with these classes, comma-separated, in output order.
+    #[arg(long, value_delimiter = ',')]
+    pub labels: Option<Vec<String>>,
+    /// Seed of the random weights.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Output directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 /// Where the data is and how to read it.
@@ -166,6 +226,64 @@ impl BaselinesArgs {
     }
 }
 
+impl EmbedArgs {
+    /// Checks the arguments.
+    pub fn into_config(self) -> Result<EmbedConfig, UsageError> {
+        if !self.pretrained.is_dir() {
+            return Err(usage(
+                "--pretrained",
+                format!("{} is not a directory", self.pretrained.display()),
+            ));
+        }
+        if !self.audio.is_file() {
+            return Err(usage(
+                "--audio",
+                format!("{} is not a file", self.audio.display()),
+            ));
+        }
+        Ok(EmbedConfig {
+            pretrained: self.pretrained,
+            audio: self.audio,
+            out: self.out,
+            logits: self.logits,
+        })
+    }
+}
+
+impl InitArgs {
+    /// Checks the arguments.
+    pub fn into_config(self) -> Result<InitConfig, UsageError> {
+        let source = if self.config == "distilhubert" {
+            ConfigSource::DistilHubert
+        } else {
+            let path = PathBuf::from(&self.config);
+            if !path.is_file() {
+                return Err(usage(
+                    "--config",
+                    format!("`{}` is neither `distilhubert` nor a file", self.config),
+                ));
+            }
+            ConfigSource::File(path)
+        };
+        let labels = match (self.num_labels, self.labels) {
+            (Some(0), _) => return Err(usage("--num-labels", "needs at least 1 class")),
+            (Some(n), _) => Some((0..n).map(|i| format!("LABEL_{i}")).collect()),
+            (None, Some(labels)) => {
+                let set = cry_core::LabelSet::in_order(labels)
+                    .map_err(|e| usage("--labels", e.to_string()))?;
+                Some(set.names().to_vec())
+            }
+            (None, None) => None,
+        };
+        Ok(InitConfig {
+            source,
+            labels,
+            seed: self.seed,
+            out: self.out,
+        })
+    }
+}
+
 /// Runs a parsed command line; `command` is the original text, kept in reports.
 pub fn run(cli: Cli, command: String) -> anyhow::Result<()> {
     match cli.command {
@@ -173,6 +291,14 @@ pub fn run(cli: Cli, command: String) -> anyhow::Result<()> {
             let config = args.into_config(command)?;
             let report = crate::commands::baselines::run(&config)?;
             print!("{}", report.to_markdown());
+        }
+        Command::Embed(args) => {
+            let device = args.device.device.device();
+            crate::commands::embed::run(&args.into_config()?, &device)?;
+        }
+        Command::Init(args) => {
+            let device = args.device.device.device();
+            crate::commands::init::run(&args.into_config()?, &device)?;
         }
     }
     Ok(())
@@ -182,10 +308,12 @@ pub fn run(cli: Cli, command: String) -> anyhow::Result<()> {
 pub fn exit_code(err: &anyhow::Error) -> i32 {
     if err.chain().any(|e| e.is::<UsageError>()) {
         EXIT_USAGE
-    } else if err
-        .chain()
-        .any(|e| e.is::<DatasetError>() || e.is::<SplitError>())
-    {
+    } else if err.chain().any(|e| {
+        e.is::<DatasetError>()
+            || e.is::<SplitError>()
+            || e.is::<crate::model::checkpoint::CheckpointError>()
+            || e.is::<crate::model::ConfigError>()
+    }) {
         EXIT_DATA
     } else {
         EXIT_FAILURE

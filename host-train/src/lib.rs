@@ -9,6 +9,7 @@ pub mod cv;
 pub mod data;
 pub mod eval;
 pub mod model;
+pub mod npy;
 pub mod progress;
 pub mod report;
 pub mod seed;

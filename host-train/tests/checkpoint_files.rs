@@ -8,7 +8,9 @@ use host_train::model::checkpoint::{
 };
 
 fn fixture(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/hubert").join(case)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/hubert")
+        .join(case)
 }
 
 /// A copy of a fixture checkpoint (without its reference outputs) to break.
@@ -47,7 +49,10 @@ fn missing_tensor_is_named() {
     let err = load_err(dir.path());
     let msg = err.to_string();
     assert!(matches!(err, CheckpointError::Mismatch { .. }), "{msg}");
-    assert!(msg.contains("missing tensors: encoder.layers.1.attention.k_proj.bias"), "{msg}");
+    assert!(
+        msg.contains("missing tensors: encoder.layers.1.attention.k_proj.bias"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -55,7 +60,10 @@ fn extra_layers_in_the_file_are_unexpected() {
     let dir = copy_of("layer_stable");
     patch_config(dir.path(), "num_hidden_layers", 1.into());
     let msg = load_err(dir.path()).to_string();
-    assert!(msg.contains("unexpected tensors: encoder.layers.1."), "{msg}");
+    assert!(
+        msg.contains("unexpected tensors: encoder.layers.1."),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -63,7 +71,10 @@ fn wrong_shape_is_named() {
     let dir = copy_of("cls_plain");
     patch_config(dir.path(), "intermediate_size", 48.into());
     let msg = load_err(dir.path()).to_string();
-    assert!(msg.contains("wrong shapes") && msg.contains("intermediate_dense"), "{msg}");
+    assert!(
+        msg.contains("wrong shapes") && msg.contains("intermediate_dense"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -79,11 +90,17 @@ fn unsupported_setting_is_named() {
 fn missing_files_say_how_to_get_a_checkpoint() {
     let empty = tempfile::tempdir().unwrap();
     let msg = load_err(empty.path()).to_string();
-    assert!(msg.contains("no config.json") && msg.contains("ntu-spml/distilhubert"), "{msg}");
+    assert!(
+        msg.contains("no config.json") && msg.contains("ntu-spml/distilhubert"),
+        "{msg}"
+    );
     let dir = copy_of("distil_group");
     std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
     let msg = load_err(dir.path()).to_string();
-    assert!(msg.contains("no model.safetensors or pytorch_model.bin"), "{msg}");
+    assert!(
+        msg.contains("no model.safetensors or pytorch_model.bin"),
+        "{msg}"
+    );
 }
 
 fn logits(checkpoint: &Checkpoint, audio: Tensor<2>) -> Vec<f32> {
@@ -104,10 +121,9 @@ fn save_then_load_gives_the_same_model() {
         let original = Checkpoint::load(&fixture(case), &device).unwrap();
         let out = tempfile::tempdir().unwrap();
         original.save(out.path()).unwrap();
-        let saved: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(out.path().join("config.json")).unwrap(),
-        )
-        .unwrap();
+        let saved: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.path().join("config.json")).unwrap())
+                .unwrap();
         assert_eq!(saved["architectures"][0], "HubertForSequenceClassification");
         let keys: Vec<String> = read_tensors(&out.path().join("model.safetensors"))
             .unwrap()
@@ -120,9 +136,18 @@ fn save_then_load_gives_the_same_model() {
         assert!(keys.contains(&"classifier.weight".into()));
 
         let reloaded = Checkpoint::load(out.path(), &device).unwrap();
-        assert_eq!(reloaded.preprocessor.do_normalize, original.preprocessor.do_normalize);
-        let audio: Vec<f32> = (0..3000).map(|i| ((i as f32) * 0.031).sin() * 0.4).collect();
+        assert_eq!(
+            reloaded.preprocessor.do_normalize,
+            original.preprocessor.do_normalize
+        );
+        let audio: Vec<f32> = (0..3000)
+            .map(|i| ((i as f32) * 0.031).sin() * 0.4)
+            .collect();
         let audio = || Tensor::<2>::from_data(TensorData::new(audio.clone(), [1, 3000]), &device);
-        assert_eq!(logits(&original, audio()), logits(&reloaded, audio()), "{case}");
+        assert_eq!(
+            logits(&original, audio()),
+            logits(&reloaded, audio()),
+            "{case}"
+        );
     }
 }

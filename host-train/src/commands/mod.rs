@@ -1,3 +1,5 @@
 //! One module per subcommand: a validated configuration and a `run` function.
 
 pub mod baselines;
+pub mod embed;
+pub mod init;

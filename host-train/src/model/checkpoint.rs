@@ -280,7 +280,77 @@ fn apply_checked<M: ModuleSnapshot>(
     }
 }
 
+/// Config key marking a checkpoint made by `host-train init` (random weights, not pretrained).
+pub const RANDOM_INIT_KEY: &str = "cry_random_init";
+
 impl Checkpoint {
+    /// A randomly initialised checkpoint (what `host-train init` writes). With `labels`, a
+    /// classifier with those classes; without, a bare backbone. The config is marked with
+    /// [`RANDOM_INIT_KEY`] so that anything trained from it can say it is not pretrained.
+    pub fn random(
+        mut config: HubertConfig,
+        preprocessor: PreprocessorConfig,
+        labels: Option<&[String]>,
+        seed: u64,
+        device: &Device,
+    ) -> Result<Self, ConfigError> {
+        config.validate()?;
+        preprocessor.validate()?;
+        config
+            .extra
+            .insert(RANDOM_INIT_KEY.into(), serde_json::json!({ "seed": seed }));
+        device.seed(seed);
+        let model = match labels {
+            Some(labels) => {
+                config.set_labels(labels);
+                HubertModelKind::Classifier(HubertForSequenceClassification::new(&config, device))
+            }
+            None => HubertModelKind::Base(Hubert::new(&config, device)),
+        };
+        Ok(Self {
+            config,
+            preprocessor,
+            model,
+            weights_path: PathBuf::new(),
+        })
+    }
+
+    /// Whether the weights are random (made by `host-train init`), not pretrained.
+    pub fn is_random_init(&self) -> bool {
+        self.config.extra.contains_key(RANDOM_INIT_KEY)
+    }
+
+    /// The model input for one clip of 16 kHz audio: normalised when the preprocessor says so.
+    ///
+    /// # Shapes
+    /// `[1, samples]`.
+    pub fn input(&self, samples: &[f32], device: &Device) -> Tensor<2> {
+        let mut samples = samples.to_vec();
+        if self.preprocessor.do_normalize {
+            super::preprocess::zero_mean_unit_var(&mut samples);
+        }
+        let n = samples.len();
+        Tensor::from_data(TensorData::new(samples, [1, n]), device)
+    }
+
+    /// Last hidden state and, for a classifier, logits of a batch without padding.
+    ///
+    /// # Shapes
+    /// `input`: `[batch, samples]` → (`[batch, frames, hidden]`, `[batch, classes]`).
+    pub fn forward(&self, input: Tensor<2>) -> (Tensor<3>, Option<Tensor<2>>) {
+        match &self.model {
+            HubertModelKind::Base(m) => (
+                m.forward(&self.config, input, None, false)
+                    .last_hidden_state,
+                None,
+            ),
+            HubertModelKind::Classifier(m) => {
+                let out = m.forward(&self.config, input, None, false);
+                (out.last_hidden_state, Some(out.logits))
+            }
+        }
+    }
+
     /// Loads a checkpoint directory onto `device`. The model class follows the weights: a file
     /// with a `classifier.weight` is a classifier, otherwise a backbone.
     pub fn load(dir: &Path, device: &Device) -> Result<Self, CheckpointError> {

@@ -15,6 +15,7 @@ pub mod feature_projection;
 pub mod hubert;
 pub mod positional;
 pub mod preprocess;
+pub mod presets;
 
 pub use classifier::{ClassifierOutput, HubertForSequenceClassification};
 pub use config::{ConfigError, HubertConfig, PreprocessorConfig};

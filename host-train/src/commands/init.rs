@@ -1,0 +1,67 @@
+//! `host-train init`: a random-init checkpoint in the Hugging Face format.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use burn::prelude::Device;
+
+use crate::model::checkpoint::{CONFIG_FILE, Checkpoint, read_configs};
+use crate::model::presets;
+
+/// Where the architecture comes from.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    /// The built-in DistilHuBERT architecture.
+    DistilHubert,
+    /// A `config.json` (and a `preprocessor_config.json` beside it, if any).
+    File(PathBuf),
+}
+
+/// `init` settings, validated.
+#[derive(Debug, Clone)]
+pub struct InitConfig {
+    /// Architecture.
+    pub source: ConfigSource,
+    /// Classifier labels; `None` for a bare backbone.
+    pub labels: Option<Vec<String>>,
+    /// Seed of the random weights.
+    pub seed: u64,
+    /// Output directory.
+    pub out: PathBuf,
+}
+
+/// Writes the checkpoint and returns it.
+pub fn run(config: &InitConfig, device: &Device) -> anyhow::Result<Checkpoint> {
+    let (hubert, preprocessor) = match &config.source {
+        ConfigSource::DistilHubert => presets::distilhubert(),
+        ConfigSource::File(path) => {
+            let dir = path.parent().unwrap_or(path.as_path());
+            anyhow::ensure!(
+                path.file_name().is_some_and(|n| n == CONFIG_FILE),
+                "--config must name a {CONFIG_FILE} (or be `distilhubert`), got {}",
+                path.display()
+            );
+            read_configs(dir)?
+        }
+    };
+    let checkpoint = Checkpoint::random(
+        hubert,
+        preprocessor,
+        config.labels.as_deref(),
+        config.seed,
+        device,
+    )?;
+    checkpoint
+        .save(&config.out)
+        .with_context(|| format!("failed to write the checkpoint to {}", config.out.display()))?;
+    log::info!(
+        "wrote a random-init {} to {} (not pretrained)",
+        if config.labels.is_some() {
+            "HubertForSequenceClassification"
+        } else {
+            "HubertModel"
+        },
+        config.out.display()
+    );
+    Ok(checkpoint)
+}

@@ -1,0 +1,69 @@
+//! Built-in configurations for `host-train init`.
+
+use super::config::{HubertConfig, PreprocessorConfig};
+
+/// The architecture of `ntu-spml/distilhubert` (23.5 M parameters): the values of its
+/// `config.json` (revision fa87d96, October 2021) and of transformers'
+/// `convert_distilhubert_original_s3prl_checkpoint_to_pytorch.py`.
+pub const DISTILHUBERT_CONFIG: &str = r#"{
+  "architectures": ["HubertModel"],
+  "model_type": "hubert",
+  "activation_dropout": 0.1,
+  "apply_spec_augment": false,
+  "attention_dropout": 0.1,
+  "conv_bias": false,
+  "conv_dim": [512, 512, 512, 512, 512, 512, 512],
+  "conv_kernel": [10, 3, 3, 3, 3, 2, 2],
+  "conv_stride": [5, 2, 2, 2, 2, 2, 2],
+  "do_stable_layer_norm": false,
+  "feat_extract_activation": "gelu",
+  "feat_extract_norm": "group",
+  "feat_proj_dropout": 0.0,
+  "feat_proj_layer_norm": false,
+  "final_dropout": 0.0,
+  "hidden_act": "gelu",
+  "hidden_dropout": 0.1,
+  "hidden_size": 768,
+  "initializer_range": 0.02,
+  "intermediate_size": 3072,
+  "layer_norm_eps": 1e-05,
+  "layerdrop": 0.0,
+  "num_attention_heads": 12,
+  "num_conv_pos_embedding_groups": 16,
+  "num_conv_pos_embeddings": 128,
+  "num_feat_extract_layers": 7,
+  "num_hidden_layers": 2
+}"#;
+
+/// `ntu-spml/distilhubert`'s feature extractor: no waveform normalisation.
+pub const DISTILHUBERT_PREPROCESSOR: &str = r#"{
+  "do_normalize": false,
+  "feature_extractor_type": "Wav2Vec2FeatureExtractor",
+  "feature_size": 1,
+  "padding_side": "right",
+  "padding_value": 0.0,
+  "return_attention_mask": false,
+  "sampling_rate": 16000
+}"#;
+
+/// The DistilHuBERT configs.
+pub fn distilhubert() -> (HubertConfig, PreprocessorConfig) {
+    (
+        serde_json::from_str(DISTILHUBERT_CONFIG).expect("valid preset"),
+        serde_json::from_str(DISTILHUBERT_PREPROCESSOR).expect("valid preset"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distilhubert_preset_is_valid() {
+        let (config, pre) = distilhubert();
+        config.validate().unwrap();
+        pre.validate().unwrap();
+        assert!(!config.feat_proj_layer_norm && !config.do_stable_layer_norm);
+        assert_eq!(config.frames_for(48_000), 149);
+    }
+}
