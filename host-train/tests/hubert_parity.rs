@@ -322,3 +322,11 @@ fn gradients_match_pytorch() {
         check_gradients(&choice.device());
     }
 }
+
+/// A checkpoint written by `host-train init`, then loaded by transformers without missing or
+/// unexpected keys (`scripts/reference_for_rust_saved.py`): transformers' outputs on it equal
+/// ours, so what the Rust side saves is what transformers reads.
+#[test]
+fn rust_saved_checkpoint_matches_transformers() {
+    for_each_device("rust_saved");
+}

@@ -142,7 +142,13 @@ pub struct Checkpoint {
     pub model: HubertModelKind,
     /// The weight file it came from.
     pub weights_path: PathBuf,
+    /// SpecAugment's `masked_spec_embed` (`[hidden]`): unused here, but kept so a saved
+    /// checkpoint is complete for transformers.
+    pub masked_spec_embed: Option<TensorData>,
 }
+
+/// Name of SpecAugment's learned mask vector, inside the backbone.
+const MASKED_SPEC_EMBED: &str = "masked_spec_embed";
 
 fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, CheckpointError> {
     let text = std::fs::read_to_string(path).map_err(|e| CheckpointError::Read {
@@ -218,7 +224,7 @@ pub fn read_tensors(path: &Path) -> Result<BTreeMap<String, TensorData>, Checkpo
 
 /// Checkpoint key → burn path, or `None` for keys that are deliberately ignored.
 fn to_module_path(key: &str, classifier: bool) -> Option<String> {
-    if key.ends_with("masked_spec_embed") {
+    if key.ends_with(MASKED_SPEC_EMBED) {
         return None;
     }
     let key = if classifier {
@@ -300,6 +306,27 @@ impl Checkpoint {
             .extra
             .insert(RANDOM_INIT_KEY.into(), serde_json::json!({ "seed": seed }));
         device.seed(seed);
+        // transformers creates the SpecAugment vector (uniform in [0, 1)) whenever masking is
+        // configured, and expects it in the file.
+        let masks = ["mask_time_prob", "mask_feature_prob"]
+            .iter()
+            .zip([0.05, 0.0])
+            .any(|(key, default)| {
+                config
+                    .extra
+                    .get(*key)
+                    .and_then(serde_json::Value::as_f64)
+                    .unwrap_or(default)
+                    > 0.0
+            });
+        let masked_spec_embed = masks.then(|| {
+            Tensor::<1>::random(
+                [config.hidden_size],
+                burn::tensor::Distribution::Uniform(0.0, 1.0),
+                device,
+            )
+            .into_data()
+        });
         let model = match labels {
             Some(labels) => {
                 config.set_labels(labels);
@@ -312,6 +339,7 @@ impl Checkpoint {
             preprocessor,
             model,
             weights_path: PathBuf::new(),
+            masked_spec_embed,
         })
     }
 
@@ -358,6 +386,10 @@ impl Checkpoint {
         let weights_path = weights_file(dir)?;
         let tensors = read_tensors(&weights_path)?;
         let classifier = tensors.contains_key("classifier.weight");
+        let masked_spec_embed = tensors
+            .iter()
+            .find(|(k, _)| k.ends_with(MASKED_SPEC_EMBED))
+            .map(|(_, v)| v.clone());
         let model = if classifier {
             let mut m = HubertForSequenceClassification::new(&config, device);
             apply_checked(&mut m, tensors, true, &weights_path)?;
@@ -372,6 +404,7 @@ impl Checkpoint {
             preprocessor,
             model,
             weights_path,
+            masked_spec_embed,
         })
     }
 
@@ -383,10 +416,17 @@ impl Checkpoint {
             source,
         })?;
         let mut config = self.config.clone();
-        let (architecture, tensors) = match &self.model {
-            HubertModelKind::Base(m) => ("HubertModel", collect_named(m)),
-            HubertModelKind::Classifier(m) => ("HubertForSequenceClassification", collect_named(m)),
+        let (architecture, mut tensors, prefix) = match &self.model {
+            HubertModelKind::Base(m) => ("HubertModel", collect_named(m), ""),
+            HubertModelKind::Classifier(m) => (
+                "HubertForSequenceClassification",
+                collect_named(m),
+                "hubert.",
+            ),
         };
+        if let Some(embed) = &self.masked_spec_embed {
+            tensors.push((format!("{prefix}{MASKED_SPEC_EMBED}"), embed.clone()));
+        }
         config
             .extra
             .insert("architectures".into(), serde_json::json!([architecture]));
