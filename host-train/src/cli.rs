@@ -50,6 +50,34 @@ pub enum Command {
     /// Write a random-init checkpoint in the Hugging Face format (not pretrained).
     #[command(after_help = EXIT_CODES)]
     Init(InitArgs),
+    /// Time forward passes and a fine-tuning step of a full-size random-init model.
+    #[command(after_help = EXIT_CODES)]
+    Bench(BenchArgs),
+}
+
+/// `bench` arguments.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// `distilhubert` (built in) or the path of a `config.json`.
+    #[arg(long, default_value = "distilhubert")]
+    pub config: String,
+    /// Clip lengths for forward latency, in seconds.
+    #[arg(long, value_delimiter = ',', default_value = "1,3,7")]
+    pub seconds: Vec<f64>,
+    /// Timed repetitions per measurement (after one warm-up).
+    #[arg(long, default_value_t = 5)]
+    pub iters: usize,
+    /// Batch size of the timed training step (0 skips it).
+    #[arg(long, default_value_t = 8)]
+    pub train_batch: usize,
+    /// Clip length of the training step, in seconds.
+    #[arg(long, default_value_t = 7.0)]
+    pub train_seconds: f64,
+    /// Also write the measurements as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
 }
 
 /// Which compute device to run on.
@@ -295,6 +323,36 @@ pub fn run(cli: Cli, command: String) -> anyhow::Result<()> {
         Command::Embed(args) => {
             let device = args.device.device.device();
             crate::commands::embed::run(&args.into_config()?, &device)?;
+        }
+        Command::Bench(args) => {
+            let device = args.device.device.device();
+            let (config, preprocessor) = match args.config.as_str() {
+                "distilhubert" => crate::model::presets::distilhubert(),
+                path => {
+                    let path = PathBuf::from(path);
+                    crate::model::checkpoint::read_configs(path.parent().unwrap_or(&path))?
+                }
+            };
+            let bench = crate::commands::bench::BenchConfig {
+                config,
+                preprocessor,
+                seconds: args.seconds,
+                iters: args.iters,
+                train_batch: args.train_batch,
+                train_seconds: args.train_seconds,
+                device_name: format!("{:?}", args.device.device),
+            };
+            let report = crate::commands::bench::run(&bench, &device)?;
+            println!("{}", report.machine);
+            for t in &report.timings {
+                println!(
+                    "{:<60} median {:>8.3} s  min {:>8.3} s  ({} runs)",
+                    t.name, t.median_s, t.min_s, t.iters
+                );
+            }
+            if let Some(path) = &args.json {
+                crate::report::write_json(path, &report)?;
+            }
         }
         Command::Init(args) => {
             let device = args.device.device.device();

@@ -161,7 +161,11 @@ fn rewriting_the_rust_saved_fixture_is_byte_identical() {
     assert!(checkpoint.is_random_init());
     let out = tempfile::tempdir().unwrap();
     checkpoint.save(out.path()).unwrap();
-    for file in ["model.safetensors", "config.json", "preprocessor_config.json"] {
+    for file in [
+        "model.safetensors",
+        "config.json",
+        "preprocessor_config.json",
+    ] {
         let a = std::fs::read(original.join(file)).unwrap();
         let b = std::fs::read(out.path().join(file)).unwrap();
         assert!(a == b, "{file} differs after a load/save round trip");

@@ -187,3 +187,45 @@ fn missing_checkpoint_exits_3_with_instructions() {
         "{err}"
     );
 }
+
+/// `bench` runs every measurement it is asked for (on a tiny config; full-size numbers belong
+/// in BENCHMARKS.md, not in tests) and names the machine.
+#[test]
+fn bench_reports_each_measurement() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("bench.json");
+    let config = fixture("layer_stable").join("config.json");
+    let out = host_train(&[
+        "bench",
+        "--config",
+        config.to_str().unwrap(),
+        "--seconds",
+        "0.5,1",
+        "--iters",
+        "1",
+        "--train-batch",
+        "2",
+        "--train-seconds",
+        "0.5",
+        "--json",
+        json.to_str().unwrap(),
+    ]);
+    check(&out);
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let names: Vec<&str> = report["timings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names[0].starts_with("forward 0.5 s") && names[2].starts_with("train step 2 x 0.5 s"));
+    assert!(report["timings"][2]["median_s"].as_f64().unwrap() > 0.0);
+    assert!(
+        report["machine"]
+            .as_str()
+            .unwrap()
+            .contains("logical cores")
+    );
+}

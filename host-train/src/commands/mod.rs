@@ -1,5 +1,6 @@
 //! One module per subcommand: a validated configuration and a `run` function.
 
 pub mod baselines;
+pub mod bench;
 pub mod embed;
 pub mod init;
