@@ -1,17 +1,14 @@
 //! Checkpoint directories that must fail, and the save → load round trip.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::fixture;
+
+use std::path::Path;
 
 use burn::prelude::*;
 use host_train::model::checkpoint::{
     Checkpoint, CheckpointError, HubertModelKind, read_tensors, write_safetensors,
 };
-
-fn fixture(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/hubert")
-        .join(case)
-}
 
 /// A copy of a fixture checkpoint (without its reference outputs) to break.
 fn copy_of(case: &str) -> tempfile::TempDir {

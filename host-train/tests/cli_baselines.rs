@@ -1,19 +1,14 @@
 //! Drives the real `host-train baselines` binary.
 
+mod common;
+use common::host_train;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use host_train::synth::{WavFormat, tone, write_wav};
 use serde_json::Value;
-
-fn host_train(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_host-train"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("binary runs")
-}
 
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()

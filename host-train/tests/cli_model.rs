@@ -1,25 +1,14 @@
 //! Drives `host-train embed` and `host-train init`.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
+use common::{fixture, host_train};
+
+use std::path::Path;
+use std::process::Output;
 
 use host_train::model::checkpoint::read_tensors;
 use host_train::npy::read_f32;
 use host_train::synth::{WavFormat, write_wav};
-
-fn host_train(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_host-train"))
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("binary runs")
-}
-
-fn fixture(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/hubert")
-        .join(case)
-}
 
 fn check(output: &Output) {
     assert!(

@@ -5,7 +5,8 @@
 //! `reference.safetensors` with its outputs for fixed audio. Tolerance: max |Δ| ≤ 1e-4 on hidden
 //! states, logits and the conv features; the normalised input must match to 1e-5.
 
-use std::path::{Path, PathBuf};
+mod common;
+use common::fixture;
 
 use burn::prelude::*;
 use host_train::backend::DeviceChoice;
@@ -13,12 +14,6 @@ use host_train::model::checkpoint::{Checkpoint, HubertModelKind, read_tensors};
 use host_train::model::preprocess::zero_mean_unit_var;
 
 const TOLERANCE: f32 = 1e-4;
-
-fn fixture(case: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/hubert")
-        .join(case)
-}
 
 struct Reference {
     tensors: std::collections::BTreeMap<String, TensorData>,

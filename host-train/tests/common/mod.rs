@@ -1,0 +1,21 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// Runs the real `host-train` binary with warnings-only logging.
+pub fn host_train(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_host-train"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("binary runs")
+}
+
+/// A committed checkpoint fixture made by `scripts/make_hubert_fixtures.py`.
+pub fn fixture(case: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/hubert")
+        .join(case)
+}
