@@ -91,9 +91,10 @@ pub struct DeviceArgs {
 /// `embed` arguments.
 #[derive(Debug, Args)]
 pub struct EmbedArgs {
-    /// Checkpoint directory (Hugging Face layout).
-    #[arg(long, value_name = "DIR")]
-    pub pretrained: PathBuf,
+    /// Checkpoint directory (Hugging Face layout), or a hub id such as `ntu-spml/distilhubert`
+    /// (downloaded into the hub cache when the network allows).
+    #[arg(long, value_name = "DIR|HUB_ID")]
+    pub pretrained: String,
     /// WAV file (any rate or channel count; converted to 16 kHz mono).
     #[arg(long, value_name = "FILE.wav")]
     pub audio: PathBuf,
@@ -256,21 +257,12 @@ impl BaselinesArgs {
 
 impl EmbedArgs {
     /// Checks the arguments.
-    pub fn into_config(self) -> Result<EmbedConfig, UsageError> {
-        if !self.pretrained.is_dir() {
-            return Err(usage(
-                "--pretrained",
-                format!("{} is not a directory", self.pretrained.display()),
-            ));
-        }
+    pub fn into_config(self) -> anyhow::Result<EmbedConfig> {
         if !self.audio.is_file() {
-            return Err(usage(
-                "--audio",
-                format!("{} is not a file", self.audio.display()),
-            ));
+            return Err(usage("--audio", format!("{} is not a file", self.audio.display())).into());
         }
         Ok(EmbedConfig {
-            pretrained: self.pretrained,
+            pretrained: crate::model::hub::resolve(&self.pretrained)?,
             audio: self.audio,
             out: self.out,
             logits: self.logits,
@@ -368,6 +360,7 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
         EXIT_USAGE
     } else if err.chain().any(|e| {
         e.is::<DatasetError>()
+            || e.is::<crate::model::hub::HubError>()
             || e.is::<SplitError>()
             || e.is::<crate::model::checkpoint::CheckpointError>()
             || e.is::<crate::model::ConfigError>()

@@ -218,3 +218,32 @@ fn bench_reports_each_measurement() {
             .contains("logical cores")
     );
 }
+
+/// A hub id that cannot be downloaded (here: an endpoint nobody listens on) says how to get the
+/// files by hand, and exits 3.
+#[test]
+fn unreachable_hub_id_explains_how_to_get_the_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("a.wav");
+    write_wav(&wav, &[0.1; 8000], 16_000, 1, WavFormat::Pcm(16)).unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_host-train"))
+        .args(["embed", "--pretrained", "ntu-spml/distilhubert", "--audio"])
+        .arg(&wav)
+        .arg("--out")
+        .arg(dir.path().join("h.npy"))
+        .env("HF_ENDPOINT", "http://127.0.0.1:9")
+        .env("HF_HOME", dir.path().join("hf"))
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("downloading it from the Hugging Face hub failed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("huggingface-cli download ntu-spml/distilhubert --local-dir DIR"),
+        "{err}"
+    );
+}

@@ -12,6 +12,7 @@ pub mod config;
 pub mod encoder;
 pub mod feature_extractor;
 pub mod feature_projection;
+pub mod hub;
 pub mod hubert;
 pub mod positional;
 pub mod preprocess;
