@@ -208,9 +208,11 @@ fn bench_reports_each_measurement() {
         .iter()
         .map(|t| t["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names.len(), 3, "{names:?}");
-    assert!(names[0].starts_with("forward 0.5 s") && names[2].starts_with("train step 2 x 0.5 s"));
-    assert!(report["timings"][2]["median_s"].as_f64().unwrap() > 0.0);
+    assert_eq!(names.len(), 5, "{names:?}");
+    assert!(names[0].starts_with("forward 0.5 s"));
+    assert!(names[1].contains("conv feature encoder 0.5 s"));
+    assert!(names[4].starts_with("train step 2 x 0.5 s"));
+    assert!(report["timings"][4]["median_s"].as_f64().unwrap() > 0.0);
     assert!(
         report["machine"]
             .as_str()

@@ -109,6 +109,21 @@ pub fn run(config: &BenchConfig, device: &Device) -> anyhow::Result<BenchReport>
             let (_, logits) = checkpoint.forward(input.clone());
             let _ = logits.expect("classifier").into_data();
         }));
+        // Where the time goes: the conv feature encoder alone.
+        let HubertModelKind::Classifier(model) = &checkpoint.model else {
+            unreachable!("random classifier");
+        };
+        timings.push(time(
+            format!("  of which conv feature encoder {seconds} s"),
+            config.iters,
+            || {
+                let _ = model
+                    .hubert
+                    .feature_extractor
+                    .forward(input.clone())
+                    .into_data();
+            },
+        ));
     }
 
     if config.train_batch > 0 {
