@@ -8,6 +8,7 @@
 pub mod audio;
 pub mod contract;
 pub mod labels;
+pub mod windows;
 
 pub use audio::{AudioError, Clip, DecodeError, LoadOptions, SourceInfo, load_clip};
 pub use labels::{LabelError, LabelSet};

@@ -1,0 +1,67 @@
+//! The analysis windows of a clip: the same on the host (evaluation) and the edge (`classify`).
+//!
+//! A clip is scored by averaging the logits of its windows. Windows are [`WINDOW_SAMPLES`]
+//! long and start every [`HOP_SAMPLES`]; when the hops do not end exactly at the end of the clip,
+//! one more window, aligned to the end, covers the tail. A clip shorter than a window is one
+//! window, zero-padded at the end.
+//!
+//! [`WINDOW_SAMPLES`]: crate::contract::WINDOW_SAMPLES
+//! [`HOP_SAMPLES`]: crate::contract::HOP_SAMPLES
+
+/// Start offsets of the windows of a clip of `len` samples.
+///
+/// # Panics
+/// If `window` or `hop` is zero.
+pub fn window_starts(len: usize, window: usize, hop: usize) -> Vec<usize> {
+    assert!(window > 0 && hop > 0, "window and hop must be positive");
+    if len <= window {
+        return vec![0];
+    }
+    let last = len - window;
+    let mut starts: Vec<usize> = (0..=last).step_by(hop).collect();
+    if starts.last() != Some(&last) {
+        starts.push(last);
+    }
+    starts
+}
+
+/// Copies the window starting at `start` into `out` (of the window's length), zero-padding past
+/// the end of `samples`. Does not allocate.
+pub fn copy_window(samples: &[f32], start: usize, out: &mut [f32]) {
+    let available = samples.len().saturating_sub(start).min(out.len());
+    out[..available].copy_from_slice(&samples[start..start + available]);
+    out[available..].fill(0.0);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::contract::{HOP_SAMPLES, WINDOW_SAMPLES};
+
+    #[test]
+    fn starts_cover_the_clip_and_end_aligned() {
+        assert_eq!(window_starts(10, 4, 2), [0, 2, 4, 6]);
+        assert_eq!(window_starts(11, 4, 2), [0, 2, 4, 6, 7], "tail window aligned to the end");
+        assert_eq!(window_starts(4, 4, 2), [0]);
+        assert_eq!(window_starts(3, 4, 2), [0], "short clip: one padded window");
+        // A 7 s Donate-a-cry clip at 16 kHz with the contract's 3 s window and 1 s hop.
+        let starts = window_starts(7 * 16_000, WINDOW_SAMPLES, HOP_SAMPLES);
+        assert_eq!(starts, [0, 16_000, 32_000, 48_000, 64_000]);
+        for len in [1, 47_999, 48_000, 48_001, 100_000, 111_999] {
+            let s = window_starts(len, WINDOW_SAMPLES, HOP_SAMPLES);
+            assert_eq!(s[0], 0);
+            assert!(*s.last().unwrap() + WINDOW_SAMPLES >= len, "tail covered for {len}");
+            assert!(s.windows(2).all(|w| w[1] > w[0] && w[1] - w[0] <= HOP_SAMPLES));
+        }
+    }
+
+    #[test]
+    fn copy_pads_with_zeros() {
+        let samples = [1.0, 2.0, 3.0];
+        let mut out = [9.0; 5];
+        copy_window(&samples, 1, &mut out);
+        assert_eq!(out, [2.0, 3.0, 0.0, 0.0, 0.0]);
+        copy_window(&samples, 0, &mut out[..2]);
+        assert_eq!(out[..2], [1.0, 2.0]);
+    }
+}
