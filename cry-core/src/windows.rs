@@ -41,7 +41,11 @@ mod tests {
     #[test]
     fn starts_cover_the_clip_and_end_aligned() {
         assert_eq!(window_starts(10, 4, 2), [0, 2, 4, 6]);
-        assert_eq!(window_starts(11, 4, 2), [0, 2, 4, 6, 7], "tail window aligned to the end");
+        assert_eq!(
+            window_starts(11, 4, 2),
+            [0, 2, 4, 6, 7],
+            "tail window aligned to the end"
+        );
         assert_eq!(window_starts(4, 4, 2), [0]);
         assert_eq!(window_starts(3, 4, 2), [0], "short clip: one padded window");
         // A 7 s Donate-a-cry clip at 16 kHz with the contract's 3 s window and 1 s hop.
@@ -50,8 +54,14 @@ mod tests {
         for len in [1, 47_999, 48_000, 48_001, 100_000, 111_999] {
             let s = window_starts(len, WINDOW_SAMPLES, HOP_SAMPLES);
             assert_eq!(s[0], 0);
-            assert!(*s.last().unwrap() + WINDOW_SAMPLES >= len, "tail covered for {len}");
-            assert!(s.windows(2).all(|w| w[1] > w[0] && w[1] - w[0] <= HOP_SAMPLES));
+            assert!(
+                *s.last().unwrap() + WINDOW_SAMPLES >= len,
+                "tail covered for {len}"
+            );
+            assert!(
+                s.windows(2)
+                    .all(|w| w[1] > w[0] && w[1] - w[0] <= HOP_SAMPLES)
+            );
         }
     }
 

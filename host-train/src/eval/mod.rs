@@ -2,8 +2,10 @@
 
 mod baselines;
 mod metrics;
+mod stats;
 mod summary;
 
 pub use baselines::{Baseline, BaselineFold, BaselineResult, score_baselines};
 pub use metrics::{Averages, ClassMetrics, Metrics, Scalars};
+pub use stats::{PairedTest, paired_tests};
 pub use summary::MeanStd;
