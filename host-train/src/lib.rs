@@ -14,3 +14,4 @@ pub mod progress;
 pub mod report;
 pub mod seed;
 pub mod synth;
+pub mod train;

@@ -148,9 +148,12 @@ mod tests {
 
     /// Reference numbers: scipy 1.17.1 `ttest_rel` and `permutation_test(permutation_type=
     /// "samples", n_resamples=inf)` on the same vectors.
+    /// a, b, t, t-test p, permutation p.
+    type Case<'a> = (&'a [f64], &'a [f64], f64, f64, f64);
+
     #[test]
     fn equal_to_scipy() {
-        let cases: [(&[f64], &[f64], f64, f64, f64); 3] = [
+        let cases: [Case; 3] = [
             (
                 &[0.31, 0.28, 0.35, 0.22, 0.30],
                 &[0.20, 0.25, 0.18, 0.21, 0.24],
