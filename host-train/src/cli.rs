@@ -270,21 +270,20 @@ impl EmbedArgs {
     }
 }
 
+/// `--config distilhubert|PATH/config.json`.
+fn config_source(spec: &str) -> Result<ConfigSource, UsageError> {
+    ConfigSource::parse(spec).ok_or_else(|| {
+        usage(
+            "--config",
+            format!("`{spec}` is neither `distilhubert` nor a file"),
+        )
+    })
+}
+
 impl InitArgs {
     /// Checks the arguments.
     pub fn into_config(self) -> Result<InitConfig, UsageError> {
-        let source = if self.config == "distilhubert" {
-            ConfigSource::DistilHubert
-        } else {
-            let path = PathBuf::from(&self.config);
-            if !path.is_file() {
-                return Err(usage(
-                    "--config",
-                    format!("`{}` is neither `distilhubert` nor a file", self.config),
-                ));
-            }
-            ConfigSource::File(path)
-        };
+        let source = config_source(&self.config)?;
         let labels = match (self.num_labels, self.labels) {
             (Some(0), _) => return Err(usage("--num-labels", "needs at least 1 class")),
             (Some(n), _) => Some((0..n).map(|i| format!("LABEL_{i}")).collect()),
@@ -318,13 +317,8 @@ pub fn run(cli: Cli, command: String) -> anyhow::Result<()> {
         }
         Command::Bench(args) => {
             let device = args.device.device.device();
-            let (config, preprocessor) = match args.config.as_str() {
-                "distilhubert" => crate::model::presets::distilhubert(),
-                path => {
-                    let path = PathBuf::from(path);
-                    crate::model::checkpoint::read_configs(path.parent().unwrap_or(&path))?
-                }
-            };
+            let source = config_source(&args.config)?;
+            let (config, preprocessor) = source.load()?;
             let bench = crate::commands::bench::BenchConfig {
                 config,
                 preprocessor,

@@ -1,11 +1,12 @@
 //! `host-train init`: a random-init checkpoint in the Hugging Face format.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use burn::prelude::Device;
 
 use crate::model::checkpoint::{CONFIG_FILE, Checkpoint, read_configs};
+use crate::model::config::{HubertConfig, PreprocessorConfig};
 use crate::model::presets;
 
 /// Where the architecture comes from.
@@ -15,6 +16,32 @@ pub enum ConfigSource {
     DistilHubert,
     /// A `config.json` (and a `preprocessor_config.json` beside it, if any).
     File(PathBuf),
+}
+
+impl ConfigSource {
+    /// `distilhubert`, or the path of an existing file.
+    pub fn parse(spec: &str) -> Option<Self> {
+        match spec {
+            "distilhubert" => Some(Self::DistilHubert),
+            path if Path::new(path).is_file() => Some(Self::File(PathBuf::from(path))),
+            _ => None,
+        }
+    }
+
+    /// The model and preprocessor configs.
+    pub fn load(&self) -> anyhow::Result<(HubertConfig, PreprocessorConfig)> {
+        match self {
+            ConfigSource::DistilHubert => Ok(presets::distilhubert()),
+            ConfigSource::File(path) => {
+                anyhow::ensure!(
+                    path.file_name().is_some_and(|n| n == CONFIG_FILE),
+                    "--config must name a {CONFIG_FILE} (or be `distilhubert`), got {}",
+                    path.display()
+                );
+                Ok(read_configs(path.parent().unwrap_or(path.as_path()))?)
+            }
+        }
+    }
 }
 
 /// `init` settings, validated.
@@ -32,18 +59,7 @@ pub struct InitConfig {
 
 /// Writes the checkpoint and returns it.
 pub fn run(config: &InitConfig, device: &Device) -> anyhow::Result<Checkpoint> {
-    let (hubert, preprocessor) = match &config.source {
-        ConfigSource::DistilHubert => presets::distilhubert(),
-        ConfigSource::File(path) => {
-            let dir = path.parent().unwrap_or(path.as_path());
-            anyhow::ensure!(
-                path.file_name().is_some_and(|n| n == CONFIG_FILE),
-                "--config must name a {CONFIG_FILE} (or be `distilhubert`), got {}",
-                path.display()
-            );
-            read_configs(dir)?
-        }
-    };
+    let (hubert, preprocessor) = config.source.load()?;
     let checkpoint = Checkpoint::random(
         hubert,
         preprocessor,
