@@ -10,8 +10,11 @@ use crate::backend::DeviceChoice;
 use crate::commands::baselines::BaselinesConfig;
 use crate::commands::embed::EmbedConfig;
 use crate::commands::init::{ConfigSource, InitConfig};
+use crate::commands::nested_cv::{ModelSource, NestedCvConfig};
 use crate::cv::SplitError;
 use crate::data::{DataSource, DatasetError};
+use crate::train::fit::FitSettings;
+use crate::train::grid::Grid;
 
 /// Exit status: success.
 pub const EXIT_OK: i32 = 0;
@@ -53,12 +56,96 @@ pub enum Command {
     /// Time forward passes and a fine-tuning step of a full-size random-init model.
     #[command(after_help = EXIT_CODES)]
     Bench(BenchArgs),
+    /// Fine-tune and evaluate with nested, leakage-safe cross-validation against the baselines.
+    #[command(after_help = EXIT_CODES)]
+    NestedCv(NestedCvArgs),
+    /// Combine outer folds run as separate jobs (`nested-cv --outer-fold k`) into one report.
+    #[command(after_help = EXIT_CODES)]
+    Merge(MergeArgs),
+}
+
+/// How models are fine-tuned (shared by `nested-cv` and `train`).
+#[derive(Debug, Args)]
+pub struct FineTuneArgs {
+    /// Checkpoint directory (Hugging Face layout) or hub id to start from. Without it, a
+    /// random-init model of `--config` is used and every report says so.
+    #[arg(long, value_name = "DIR|HUB_ID")]
+    pub pretrained: Option<String>,
+    /// Architecture of the random-init model when no `--pretrained` is given.
+    #[arg(
+        long,
+        value_name = "distilhubert|tiny|PATH/config.json",
+        default_value = "distilhubert",
+        conflicts_with = "pretrained"
+    )]
+    pub config: String,
+    /// JSON grid: `{"learning_rate": [...], "depth": [0, 1, "all"], "class_weighting": [true, false]}`.
+    /// Default: learning rate 1e-4, 1e-3 × depth 0, 1 × class weighting on, off.
+    #[arg(long, value_name = "FILE")]
+    pub grid: Option<PathBuf>,
+    /// Maximum epochs per fit.
+    #[arg(long, default_value_t = 10)]
+    pub epochs: usize,
+    /// Windows per optimiser step.
+    #[arg(long, default_value_t = 8)]
+    pub batch_size: usize,
+    /// Epochs without a better validation macro-F1 before a fit stops.
+    #[arg(long, default_value_t = 3)]
+    pub patience: usize,
+    /// Share of each training part's groups held out for early stopping (0: none).
+    #[arg(long, default_value_t = 0.2)]
+    pub validation_share: f64,
+    /// Length of the random training crops, seconds.
+    #[arg(long, default_value_t = 3.0)]
+    pub crop_seconds: f64,
+    /// Crops start on a grid of this step, seconds (their features are cached).
+    #[arg(long, default_value_t = 0.5)]
+    pub crop_stride: f64,
+    /// Feature cache directory (default: `cache/` inside `--out`).
+    #[arg(long, value_name = "DIR")]
+    pub cache: Option<PathBuf>,
+}
+
+/// `nested-cv` arguments.
+#[derive(Debug, Args)]
+pub struct NestedCvArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub cv: CvArgs,
+    #[command(flatten)]
+    pub tune: FineTuneArgs,
+    /// Run only this outer fold (0-based); combine the jobs with `merge`.
+    #[arg(long, value_name = "K")]
+    pub outer_fold: Option<usize>,
+    /// Continue the run in `--out` from its last finished unit of work.
+    #[arg(long)]
+    pub resume: bool,
+    /// Seeds averaged per fold for the random baselines.
+    #[arg(long, default_value_t = 100)]
+    pub random_seeds: usize,
+    /// Output directory.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+/// `merge` arguments.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Output directories of the `nested-cv --outer-fold` jobs.
+    #[arg(required = true, value_name = "DIR")]
+    pub parts: Vec<PathBuf>,
+    /// Where the combined report goes.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
 }
 
 /// `bench` arguments.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// `distilhubert` (built in) or the path of a `config.json`.
+    /// `distilhubert` or `tiny` (built in) or the path of a `config.json`.
     #[arg(long, default_value = "distilhubert")]
     pub config: String,
     /// Clip lengths for forward latency, in seconds.
@@ -111,8 +198,8 @@ pub struct EmbedArgs {
 /// `init` arguments.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// `distilhubert` (built in) or the path of a `config.json`.
-    #[arg(long, value_name = "distilhubert|PATH/config.json")]
+    /// `distilhubert` or `tiny` (built in) or the path of a `config.json`.
+    #[arg(long, value_name = "distilhubert|tiny|PATH/config.json")]
     pub config: String,
     /// Add a classification head with this many classes (named LABEL_0, LABEL_1, ...).
     #[arg(long, conflicts_with = "labels")]
@@ -275,7 +362,7 @@ fn config_source(spec: &str) -> Result<ConfigSource, UsageError> {
     ConfigSource::parse(spec).ok_or_else(|| {
         usage(
             "--config",
-            format!("`{spec}` is neither `distilhubert` nor a file"),
+            format!("`{spec}` is neither `distilhubert`, `tiny` nor a file"),
         )
     })
 }
@@ -299,6 +386,104 @@ impl InitArgs {
             labels,
             seed: self.seed,
             out: self.out,
+        })
+    }
+}
+
+/// [`FineTuneArgs`], validated.
+#[derive(Debug, Clone)]
+pub struct FineTune {
+    /// Starting model.
+    pub model: ModelSource,
+    /// Grid.
+    pub grid: Grid,
+    /// Settings shared by every fit.
+    pub fit: FitSettings,
+    /// Crop length and crop-grid step, seconds.
+    pub crop_seconds: (f64, f64),
+    /// Feature cache directory.
+    pub cache: PathBuf,
+}
+
+impl FineTuneArgs {
+    fn validate(&self, out: &std::path::Path) -> anyhow::Result<FineTune> {
+        let model = match &self.pretrained {
+            Some(given) => ModelSource::Pretrained {
+                dir: crate::model::hub::resolve(given)?,
+                given: given.clone(),
+            },
+            None => ModelSource::Random(config_source(&self.config)?),
+        };
+        let grid = match &self.grid {
+            Some(path) => Grid::read(path).map_err(|e| usage("--grid", format!("{e:#}")))?,
+            None => Grid::default(),
+        };
+        if self.epochs == 0 {
+            return Err(usage("--epochs", "needs at least 1 epoch").into());
+        }
+        if self.batch_size == 0 {
+            return Err(usage("--batch-size", "needs at least 1 window").into());
+        }
+        if !(0.0..0.5).contains(&self.validation_share) {
+            return Err(usage("--validation-share", "must be in [0, 0.5)").into());
+        }
+        for (arg, v) in [
+            ("--crop-seconds", self.crop_seconds),
+            ("--crop-stride", self.crop_stride),
+        ] {
+            if !(0.1..=60.0).contains(&v) {
+                return Err(usage(arg, "must be between 0.1 and 60 seconds").into());
+            }
+        }
+        let fit = FitSettings {
+            epochs: self.epochs,
+            batch_size: self.batch_size,
+            patience: self.patience.max(1),
+            validation_share: self.validation_share,
+            ..FitSettings::default()
+        };
+        let cache = self.cache.clone().unwrap_or_else(|| out.join("cache"));
+        Ok(FineTune {
+            model,
+            grid,
+            fit,
+            crop_seconds: (self.crop_seconds, self.crop_stride),
+            cache,
+        })
+    }
+}
+
+impl NestedCvArgs {
+    /// Checks the arguments and builds the job's configuration.
+    pub fn into_config(self, command: String) -> anyhow::Result<NestedCvConfig> {
+        let (data, load) = self.data.validate()?;
+        self.cv.validate()?;
+        if self.random_seeds == 0 {
+            return Err(usage("--random-seeds", "needs at least 1 seed").into());
+        }
+        let FineTune {
+            model,
+            grid,
+            fit,
+            crop_seconds,
+            cache,
+        } = self.tune.validate(&self.out)?;
+        Ok(NestedCvConfig {
+            data,
+            load,
+            outer: self.cv.outer,
+            inner: self.cv.inner,
+            seed: self.cv.seed,
+            model,
+            grid,
+            fit,
+            crop_seconds,
+            outer_fold: self.outer_fold,
+            resume: self.resume,
+            out: self.out,
+            cache,
+            random_seeds: self.random_seeds,
+            command,
         })
     }
 }
@@ -343,6 +528,20 @@ pub fn run(cli: Cli, command: String) -> anyhow::Result<()> {
         Command::Init(args) => {
             let device = args.device.device.device();
             crate::commands::init::run(&args.into_config()?, &device)?;
+        }
+        Command::NestedCv(args) => {
+            let device = args.device.device;
+            let config = args.into_config(command)?;
+            if let Some(report) = crate::commands::nested_cv::run(&config, device)? {
+                print!("{}", report.to_markdown());
+            }
+        }
+        Command::Merge(args) => {
+            let report = crate::commands::merge::run(&crate::commands::merge::MergeConfig {
+                parts: args.parts,
+                out: args.out,
+            })?;
+            print!("{}", report.to_markdown());
         }
     }
     Ok(())

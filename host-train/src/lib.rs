@@ -10,6 +10,7 @@ pub mod data;
 pub mod eval;
 pub mod model;
 pub mod npy;
+pub mod plots;
 pub mod progress;
 pub mod report;
 pub mod seed;

@@ -14,15 +14,27 @@ use crate::model::presets;
 pub enum ConfigSource {
     /// The built-in DistilHuBERT architecture.
     DistilHubert,
+    /// The built-in tiny architecture (tests and demos).
+    Tiny,
     /// A `config.json` (and a `preprocessor_config.json` beside it, if any).
     File(PathBuf),
 }
 
 impl ConfigSource {
+    /// How the source reads in a report: `distilhubert`, `tiny` or the file's path.
+    pub fn name(&self) -> String {
+        match self {
+            Self::DistilHubert => "DistilHuBERT".into(),
+            Self::Tiny => "tiny HuBERT".into(),
+            Self::File(path) => path.display().to_string(),
+        }
+    }
+
     /// `distilhubert`, or the path of an existing file.
     pub fn parse(spec: &str) -> Option<Self> {
         match spec {
             "distilhubert" => Some(Self::DistilHubert),
+            "tiny" => Some(Self::Tiny),
             path if Path::new(path).is_file() => Some(Self::File(PathBuf::from(path))),
             _ => None,
         }
@@ -32,10 +44,11 @@ impl ConfigSource {
     pub fn load(&self) -> anyhow::Result<(HubertConfig, PreprocessorConfig)> {
         match self {
             ConfigSource::DistilHubert => Ok(presets::distilhubert()),
+            ConfigSource::Tiny => Ok(presets::tiny()),
             ConfigSource::File(path) => {
                 anyhow::ensure!(
                     path.file_name().is_some_and(|n| n == CONFIG_FILE),
-                    "--config must name a {CONFIG_FILE} (or be `distilhubert`), got {}",
+                    "--config must name a {CONFIG_FILE} (or be `distilhubert` or `tiny`), got {}",
                     path.display()
                 );
                 Ok(read_configs(path.parent().unwrap_or(path.as_path()))?)

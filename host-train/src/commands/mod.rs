@@ -4,3 +4,5 @@ pub mod baselines;
 pub mod bench;
 pub mod embed;
 pub mod init;
+pub mod merge;
+pub mod nested_cv;

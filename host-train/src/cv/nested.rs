@@ -7,7 +7,7 @@ use super::stratified_group::{SplitError, stratified_group_kfold};
 use crate::seed;
 
 /// One inner fold, as indices into the whole dataset.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InnerFold {
     /// Items to fit on.
     pub train: Vec<usize>,
@@ -16,7 +16,7 @@ pub struct InnerFold {
 }
 
 /// One outer fold, as indices into the whole dataset.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct OuterFold {
     /// Items to fit on (the union of every inner fold).
     pub train: Vec<usize>,

@@ -66,7 +66,7 @@ pub struct Skipped {
 }
 
 /// A file dropped because its decoded audio equals an earlier file's.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Duplicate {
     /// The dropped file, relative to the data root.
     pub path: String,
@@ -98,7 +98,7 @@ pub struct ClipEntry {
 }
 
 /// Per-class counts for reports.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct ClassSummary {
     /// Class name.
     pub label: String,

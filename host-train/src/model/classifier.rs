@@ -67,16 +67,41 @@ impl HubertForSequenceClassification {
             lengths,
             keep_hidden_states || self.layer_weights.is_some(),
         );
-        let pooled_input = match &self.layer_weights {
+        let logits = self.head(
+            self.weighted_states(&out.last_hidden_state, &out.hidden_states),
+            out.frame_mask.as_ref(),
+        );
+        ClassifierOutput {
+            logits,
+            last_hidden_state: out.last_hidden_state,
+            hidden_states: out.hidden_states,
+        }
+    }
+
+    /// The states the head reads: the softmax-weighted sum of every hidden state with
+    /// `use_weighted_layer_sum`, the last hidden state otherwise.
+    ///
+    /// # Shapes
+    /// `[batch, frames, hidden]` each → `[batch, frames, hidden]`.
+    pub fn weighted_states(&self, last: &Tensor<3>, all: &[Tensor<3>]) -> Tensor<3> {
+        match &self.layer_weights {
             Some(weights) => {
-                let stacked: Tensor<4> = Tensor::stack(out.hidden_states.clone(), 0); // [L+1, b, t, h]
+                let stacked: Tensor<4> = Tensor::stack(all.to_vec(), 0); // [L+1, b, t, h]
                 let w = softmax(weights.val(), 0).reshape([stacked.dims()[0], 1, 1, 1]);
                 (stacked * w).sum_dim(0).squeeze_dim::<3>(0)
             }
-            None => out.last_hidden_state.clone(),
-        };
-        let projected = self.projector.forward(pooled_input); // [b, t, proj]
-        let pooled = match &out.frame_mask {
+            None => last.clone(),
+        }
+    }
+
+    /// Projector → mean over real frames → classifier. The projector is affine, so a head given
+    /// `[batch, 1, hidden]` frame averages computes exactly what it computes on the frames.
+    ///
+    /// # Shapes
+    /// `states`: `[batch, frames, hidden]`, `frame_mask`: `[batch, frames]` → `[batch, classes]`.
+    pub fn head(&self, states: Tensor<3>, frame_mask: Option<&Tensor<2>>) -> Tensor<2> {
+        let projected = self.projector.forward(states); // [b, t, proj]
+        let pooled = match frame_mask {
             Some(mask) => {
                 let counts = mask.clone().sum_dim(1); // [b, 1]
                 (projected * mask.clone().unsqueeze_dim::<3>(2))
@@ -86,10 +111,6 @@ impl HubertForSequenceClassification {
             }
             None => projected.mean_dim(1).squeeze_dim::<2>(1),
         };
-        ClassifierOutput {
-            logits: self.classifier.forward(pooled),
-            last_hidden_state: out.last_hidden_state,
-            hidden_states: out.hidden_states,
-        }
+        self.classifier.forward(pooled)
     }
 }

@@ -159,14 +159,39 @@ impl Encoder {
             }
             None => (x, None),
         };
+        let x = self.embed_positions(x);
+        self.run_layers(x, key_bias, 0, keep_hidden_states)
+    }
+
+    /// Adds the positional embedding and, post-norm, applies the input LayerNorm: the state that
+    /// enters layer 0.
+    ///
+    /// # Shapes
+    /// `[batch, frames, hidden]` → `[batch, frames, hidden]`.
+    pub fn embed_positions(&self, x: Tensor<3>) -> Tensor<3> {
         let x = x.clone() + self.pos_conv_embed.forward(x);
-        let mut x = if self.pre_norm {
+        if self.pre_norm {
             self.dropout.forward(x)
         } else {
             self.dropout.forward(self.layer_norm.forward(x))
-        };
+        }
+    }
+
+    /// Runs layers `from..` on `x`, the state entering layer `from`, then (pre-norm) the final
+    /// LayerNorm. `hidden_states`, when kept, starts with `x`.
+    ///
+    /// # Shapes
+    /// `[batch, frames, hidden]` → `[batch, frames, hidden]`.
+    pub fn run_layers(
+        &self,
+        x: Tensor<3>,
+        key_bias: Option<Tensor<4>>,
+        from: usize,
+        keep_hidden_states: bool,
+    ) -> EncoderOutput {
+        let mut x = x;
         let mut hidden_states = Vec::new();
-        for layer in &self.layers {
+        for layer in &self.layers[from..] {
             if keep_hidden_states {
                 hidden_states.push(x.clone());
             }

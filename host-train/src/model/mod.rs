@@ -6,6 +6,7 @@
 
 pub mod activation;
 pub mod attention;
+pub mod boundary;
 pub mod checkpoint;
 pub mod classifier;
 pub mod config;

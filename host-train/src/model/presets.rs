@@ -54,6 +54,21 @@ pub fn distilhubert() -> (HubertConfig, PreprocessorConfig) {
     )
 }
 
+/// DistilHuBERT's layout scaled down for tests and demos (about 40 k parameters): the same
+/// conv kernels and strides (so the same frames per window) with 16 channels, 2 layers of
+/// width 32. Not a model anyone should deploy.
+pub fn tiny() -> (HubertConfig, PreprocessorConfig) {
+    let (mut config, preprocessor) = distilhubert();
+    config.conv_dim = vec![16; 7];
+    config.hidden_size = 32;
+    config.intermediate_size = 64;
+    config.num_attention_heads = 2;
+    config.num_conv_pos_embeddings = 16;
+    config.num_conv_pos_embedding_groups = 4;
+    config.classifier_proj_size = 16;
+    (config, preprocessor)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +80,8 @@ mod tests {
         pre.validate().unwrap();
         assert!(!config.feat_proj_layer_norm && !config.do_stable_layer_norm);
         assert_eq!(config.frames_for(48_000), 149);
+        let (tiny, _) = tiny();
+        tiny.validate().unwrap();
+        assert_eq!(tiny.frames_for(48_000), 149);
     }
 }

@@ -6,7 +6,7 @@ use crate::cv::NestedSplits;
 use crate::data::Dataset;
 
 /// One clip in a fold listing.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct FoldEntry {
     /// Path relative to the data root.
     pub path: String,
@@ -40,21 +40,24 @@ pub struct FoldsFile {
 }
 
 impl FoldsFile {
+    /// The listing of the clips `items` of `dataset`.
+    pub fn entries(dataset: &Dataset, items: &[usize]) -> Vec<FoldEntry> {
+        items
+            .iter()
+            .map(|&i| {
+                let clip = &dataset.clips[i];
+                FoldEntry {
+                    path: clip.rel.clone(),
+                    label: dataset.labels.names()[clip.label].clone(),
+                    group: clip.group.clone(),
+                }
+            })
+            .collect()
+    }
+
     /// The listing of `splits` over `dataset`.
     pub fn new(dataset: &Dataset, splits: &NestedSplits) -> Self {
-        let entries = |items: &[usize]| -> Vec<FoldEntry> {
-            items
-                .iter()
-                .map(|&i| {
-                    let clip = &dataset.clips[i];
-                    FoldEntry {
-                        path: clip.rel.clone(),
-                        label: dataset.labels.names()[clip.label].clone(),
-                        group: clip.group.clone(),
-                    }
-                })
-                .collect()
-        };
+        let entries = |items: &[usize]| Self::entries(dataset, items);
         Self {
             outer: splits
                 .outer

@@ -2,6 +2,7 @@
 
 mod baselines;
 mod folds;
+mod nested;
 
 use std::path::Path;
 
@@ -10,6 +11,10 @@ use serde::Serialize;
 
 pub use baselines::{BaselinesReport, CvSummary, DataSummary};
 pub use folds::{FoldEntry, FoldsFile};
+pub use nested::{
+    Comparison, FoldReport, ModelInfo, NestedReport, OuterResult, ReportInputs, StageSeconds,
+    random_init_warning,
+};
 
 /// Writes `value` as pretty JSON to `path`.
 pub fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {

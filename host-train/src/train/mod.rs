@@ -3,5 +3,9 @@
 
 pub mod cache;
 pub mod crops;
+pub mod features;
+pub mod fit;
+pub mod grid;
 pub mod loss;
 pub mod schedule;
+pub mod session;

@@ -1,0 +1,202 @@
+//! PNG plots of a nested-CV report: the summed confusion matrix and per-fold macro-F1 of the
+//! model against the baselines.
+//!
+//! Text needs a TrueType font. The first of `CRY_PLOT_FONT` and a few common system paths that
+//! exists is used; with none, the plots are skipped with a warning (the numbers are all in the
+//! report).
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use anyhow::Context;
+use plotters::prelude::*;
+use plotters::style::FontStyle;
+
+use crate::report::NestedReport;
+
+/// The family name the font is registered under.
+const FAMILY: &str = "cry-plot";
+
+const FONT_CANDIDATES: &[&str] = &[
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/TTF/DejaVuSans.ttf",
+    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
+    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    "/System/Library/Fonts/Supplemental/Arial.ttf",
+    "C:\\Windows\\Fonts\\arial.ttf",
+];
+
+/// Registers a font once; the path used, or why none could be.
+fn font() -> &'static Result<PathBuf, String> {
+    static FONT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+    FONT.get_or_init(|| {
+        let from_env = std::env::var_os("CRY_PLOT_FONT").map(PathBuf::from);
+        let path = from_env
+            .into_iter()
+            .chain(FONT_CANDIDATES.iter().map(PathBuf::from))
+            .find(|p| p.is_file())
+            .ok_or_else(|| {
+                "no TrueType font found (set CRY_PLOT_FONT to a .ttf file)".to_string()
+            })?;
+        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        // Registered fonts live for the whole process.
+        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        plotters::style::register_font(FAMILY, FontStyle::Normal, bytes)
+            .map_err(|_| format!("{}: not a usable font", path.display()))?;
+        Ok(path)
+    })
+}
+
+/// Writes `confusion.png` and `folds.png` into `out`. Returns the files written (none when
+/// no font is available).
+pub fn write_all(out: &Path, report: &NestedReport) -> anyhow::Result<Vec<PathBuf>> {
+    if let Err(reason) = font() {
+        log::warn!("plots skipped: {reason}");
+        return Ok(Vec::new());
+    }
+    let confusion = out.join("confusion.png");
+    confusion_png(&confusion, &report.data.labels, &report.confusion)
+        .with_context(|| format!("failed to draw {}", confusion.display()))?;
+    let folds = out.join("folds.png");
+    folds_png(&folds, report).with_context(|| format!("failed to draw {}", folds.display()))?;
+    Ok(vec![confusion, folds])
+}
+
+fn err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+/// Counts with cells shaded by the share of their true class (row).
+fn confusion_png(path: &Path, labels: &[String], counts: &[Vec<usize>]) -> anyhow::Result<()> {
+    let n = labels.len();
+    let root =
+        BitMapBackend::new(path, (160 + 90 * n as u32, 140 + 90 * n as u32)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Confusion matrix, summed over outer folds", (FAMILY, 18))
+        .margin(10)
+        .x_label_area_size(50)
+        .y_label_area_size(110)
+        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), -0.5f64..(n as f64 - 0.5))
+        .map_err(err)?;
+    // Cell (p, y) is centred on integer coordinates; rows are drawn top to bottom in label
+    // order, so true class t sits at y = n - 1 - t.
+    let name = |v: &f64, flip: bool| {
+        let i = v.round();
+        if (v - i).abs() > 1e-6 || i < 0.0 || i >= n as f64 {
+            return String::new();
+        }
+        let i = i as usize;
+        labels[if flip { n - 1 - i } else { i }].clone()
+    };
+    chart
+        .configure_mesh()
+        .disable_mesh()
+        .x_desc("predicted")
+        .y_desc("true")
+        .x_labels(n)
+        .y_labels(n)
+        .x_label_formatter(&|v| name(v, false))
+        .y_label_formatter(&|v| name(v, true))
+        .label_style((FAMILY, 13))
+        .axis_desc_style((FAMILY, 14))
+        .draw()
+        .map_err(err)?;
+    for (t, row) in counts.iter().enumerate() {
+        let total = row.iter().sum::<usize>().max(1) as f64;
+        for (p, &count) in row.iter().enumerate() {
+            let share = count as f64 / total;
+            let shade = (255.0 * (1.0 - 0.85 * share)) as u8;
+            let y = n - 1 - t;
+            chart
+                .draw_series(std::iter::once(Rectangle::new(
+                    [
+                        (p as f64 - 0.5, y as f64 - 0.5),
+                        (p as f64 + 0.5, y as f64 + 0.5),
+                    ],
+                    RGBColor(shade, shade, 255).filled(),
+                )))
+                .map_err(err)?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    count.to_string(),
+                    (p as f64 - 0.1, y as f64 + 0.1),
+                    (FAMILY, 16).into_font().color(&BLACK),
+                )))
+                .map_err(err)?;
+        }
+    }
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// Macro-F1 per outer fold: the model and every baseline.
+fn folds_png(path: &Path, report: &NestedReport) -> anyhow::Result<()> {
+    let folds = report.folds.len();
+    let root = BitMapBackend::new(path, (720, 420)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Macro F1 per outer fold", (FAMILY, 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(-0.5f64..(folds as f64 - 0.5), 0f64..1f64)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_labels(folds)
+        .x_label_formatter(&|x| format!("{}", x.round() as i64))
+        .x_desc("outer fold")
+        .y_desc("macro F1")
+        .label_style((FAMILY, 13))
+        .axis_desc_style((FAMILY, 14))
+        .draw()
+        .map_err(err)?;
+    let mut series: Vec<(String, Vec<f64>, RGBColor)> = vec![(
+        "model".into(),
+        report.folds.iter().map(|f| f.metrics.macro_f1).collect(),
+        RGBColor(200, 30, 30),
+    )];
+    let palette = [
+        RGBColor(40, 90, 200),
+        RGBColor(30, 150, 60),
+        RGBColor(120, 120, 120),
+    ];
+    for (b, color) in report.baselines.iter().zip(palette.iter().cycle()) {
+        series.push((
+            b.baseline.name().to_string(),
+            b.folds.iter().map(|f| f.metrics.macro_f1).collect(),
+            *color,
+        ));
+    }
+    for (name, values, color) in series {
+        let points: Vec<(f64, f64)> = values
+            .iter()
+            .enumerate()
+            .map(|(i, &v)| (i as f64, v))
+            .collect();
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(err)?
+            .label(name)
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+        chart
+            .draw_series(
+                points
+                    .into_iter()
+                    .map(|p| Circle::new(p, 4, color.filled())),
+            )
+            .map_err(err)?;
+    }
+    chart
+        .configure_series_labels()
+        .label_font((FAMILY, 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}

@@ -1,0 +1,302 @@
+//! What the frozen part of the model computes for every window of every clip, cached on disk.
+//!
+//! Each clip has two sets of windows: the training crops (`--crop-seconds` long, starting every
+//! `--crop-stride`, the tail aligned to the end) from which each epoch draws one at random, and
+//! the scoring windows of `cry-core` ([`WINDOW_SAMPLES`] every [`HOP_SAMPLES`]), whose logits are
+//! averaged to score the clip as the edge binary does. With the defaults every scoring window is
+//! also a crop, and is computed once.
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use burn::prelude::*;
+use cry_core::audio::{LoadOptions, load_clip};
+use cry_core::contract::{HOP_SAMPLES, WINDOW_SAMPLES};
+use cry_core::windows::{copy_window, window_starts};
+
+use super::cache::{CacheKey, FeatureCache};
+use crate::data::ClipEntry;
+use crate::model::boundary::{Boundary, frozen_features};
+use crate::model::preprocess::zero_mean_unit_var;
+use crate::model::{HubertConfig, HubertForSequenceClassification};
+
+/// How clips are cut into windows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowPlan {
+    /// Training crop length in samples.
+    pub crop: usize,
+    /// Step between possible crop starts in samples.
+    pub crop_stride: usize,
+}
+
+/// One window: where it starts and how long it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Window {
+    /// First sample.
+    pub start: usize,
+    /// Length in samples (zero-padded past the clip's end).
+    pub len: usize,
+}
+
+/// The windows of one clip.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClipWindows {
+    /// Every distinct window, sorted.
+    pub windows: Vec<Window>,
+    /// Indices into `windows` of the training crops.
+    pub crops: Vec<usize>,
+    /// Indices into `windows` of the scoring windows.
+    pub score: Vec<usize>,
+}
+
+impl WindowPlan {
+    /// The windows of a clip of `len` samples.
+    pub fn windows(&self, len: usize) -> ClipWindows {
+        let crops: Vec<Window> = window_starts(len, self.crop, self.crop_stride)
+            .into_iter()
+            .map(|start| Window {
+                start,
+                len: self.crop,
+            })
+            .collect();
+        let score: Vec<Window> = window_starts(len, WINDOW_SAMPLES, HOP_SAMPLES)
+            .into_iter()
+            .map(|start| Window {
+                start,
+                len: WINDOW_SAMPLES,
+            })
+            .collect();
+        let mut windows: Vec<Window> = crops.iter().chain(&score).copied().collect();
+        windows.sort();
+        windows.dedup();
+        let index = |w: &Window| windows.binary_search(w).expect("listed");
+        ClipWindows {
+            crops: crops.iter().map(index).collect(),
+            score: score.iter().map(index).collect(),
+            windows,
+        }
+    }
+}
+
+/// The features of one clip at one boundary: one `[frames, dim]` array per window.
+#[derive(Debug, Clone)]
+pub struct ClipFeatures {
+    /// The clip's windows.
+    pub windows: ClipWindows,
+    /// `[frames, dim]` per window, in `windows.windows` order.
+    pub shapes: Vec<[usize; 2]>,
+    /// Row-major values per window.
+    pub values: Vec<Vec<f32>>,
+}
+
+/// Features of every clip of a dataset at one boundary.
+#[derive(Debug, Clone)]
+pub struct BoundaryFeatures {
+    /// The boundary.
+    pub boundary: Boundary,
+    /// Per clip, in dataset order.
+    pub clips: Vec<ClipFeatures>,
+}
+
+impl BoundaryFeatures {
+    /// Stacks windows (all of one shape) into a `[batch, frames, dim]` tensor.
+    pub fn batch(&self, items: &[(usize, usize)], device: &Device) -> Tensor<3> {
+        let [frames, dim] = self.clips[items[0].0].shapes[items[0].1];
+        let mut data = Vec::with_capacity(items.len() * frames * dim);
+        for &(clip, window) in items {
+            let features = &self.clips[clip];
+            assert_eq!(
+                features.shapes[window],
+                [frames, dim],
+                "one shape per batch"
+            );
+            data.extend_from_slice(&features.values[window]);
+        }
+        Tensor::from_data(TensorData::new(data, [items.len(), frames, dim]), device)
+    }
+}
+
+/// Where feature computation spent its time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CacheStats {
+    /// Clip-boundary entries read from the cache.
+    pub hits: usize,
+    /// Entries computed (and written).
+    pub computed: usize,
+    /// Wall seconds.
+    pub seconds: f64,
+}
+
+/// Everything that decides a cached entry, besides the boundary.
+#[derive(Debug, Clone)]
+pub struct FeatureSource<'a> {
+    /// The frozen model (inference mode, plain device).
+    pub model: &'a HubertForSequenceClassification,
+    /// Its configuration.
+    pub config: &'a HubertConfig,
+    /// Whether windows are normalised to zero mean and unit variance.
+    pub normalize: bool,
+    /// `checkpoint_hash` of the model's files.
+    pub checkpoint_hash: &'a str,
+    /// How the clips were decoded.
+    pub load: &'a LoadOptions,
+    /// Window layout.
+    pub plan: WindowPlan,
+}
+
+impl FeatureSource<'_> {
+    fn preprocessing(&self, windows: &ClipWindows) -> String {
+        let list: Vec<String> = windows
+            .windows
+            .iter()
+            .map(|w| format!("{}+{}", w.start, w.len))
+            .collect();
+        format!(
+            "rate={};normalize={};max_seconds={:?};windows={}",
+            self.load.target_rate,
+            self.normalize,
+            self.load.max_seconds,
+            list.join(",")
+        )
+    }
+
+    /// Features of every clip at each of `boundaries`, from the cache where present. A clip
+    /// that no longer decodes (changed on disk since the scan) is an error naming it.
+    pub fn compute(
+        &self,
+        clips: &[ClipEntry],
+        boundaries: &[Boundary],
+        cache: &FeatureCache,
+        device: &Device,
+        mut on_clip: impl FnMut(usize),
+    ) -> anyhow::Result<(Vec<BoundaryFeatures>, CacheStats)> {
+        let started = Instant::now();
+        let mut stats = CacheStats::default();
+        let mut out: Vec<BoundaryFeatures> = boundaries
+            .iter()
+            .map(|&boundary| BoundaryFeatures {
+                boundary,
+                clips: Vec::with_capacity(clips.len()),
+            })
+            .collect();
+        for (i, clip) in clips.iter().enumerate() {
+            // Decoded again (not kept from the scan): the windows follow the resampled length.
+            let audio = load_clip(&clip.path, self.load)?;
+            let windows = self.plan.windows(audio.samples.len());
+            let preprocessing = self.preprocessing(&windows);
+            let keys: Vec<CacheKey> = boundaries
+                .iter()
+                .map(|b| CacheKey {
+                    checkpoint: self.checkpoint_hash.to_string(),
+                    audio: clip.audio_hash.clone(),
+                    preprocessing: preprocessing.clone(),
+                    boundary: b.name(),
+                })
+                .collect();
+            let cached: Vec<Option<(Vec<usize>, Vec<f32>)>> =
+                keys.iter().map(|k| cache.get(k)).collect();
+            let missing: Vec<usize> = (0..boundaries.len())
+                .filter(|&b| cached[b].is_none())
+                .collect();
+            let mut fresh: BTreeMap<usize, (Vec<usize>, Vec<f32>)> = BTreeMap::new();
+            if !missing.is_empty() {
+                let wanted: Vec<Boundary> = missing.iter().map(|&b| boundaries[b]).collect();
+                let computed = self.compute_clip(&audio.samples, &windows, &wanted, device)?;
+                for (&b, per_window) in missing.iter().zip(computed) {
+                    let dim = boundaries[b].item_shape(self.config, WINDOW_SAMPLES)[1];
+                    let values: Vec<f32> = per_window.concat();
+                    let shape = vec![values.len() / dim, dim];
+                    cache.put(&keys[b], &shape, &values)?;
+                    fresh.insert(b, (shape, values));
+                }
+            }
+            stats.hits += boundaries.len() - missing.len();
+            stats.computed += missing.len();
+            for (b, entry) in cached.into_iter().enumerate() {
+                let (shape, values) = entry.or_else(|| fresh.remove(&b)).expect("filled");
+                let features = self
+                    .split(boundaries[b], &windows, &shape, values)
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", clip.rel))?;
+                out[b].clips.push(features);
+            }
+            on_clip(i + 1);
+        }
+        stats.seconds = started.elapsed().as_secs_f64();
+        Ok((out, stats))
+    }
+
+    /// Each wanted boundary's features of every window of the clip, in window order. Windows
+    /// of one length run as one batch.
+    fn compute_clip(
+        &self,
+        samples: &[f32],
+        windows: &ClipWindows,
+        wanted: &[Boundary],
+        device: &Device,
+    ) -> anyhow::Result<Vec<Vec<Vec<f32>>>> {
+        let n = windows.windows.len();
+        let mut out: Vec<Vec<Vec<f32>>> = vec![vec![Vec::new(); n]; wanted.len()];
+        let mut lengths: Vec<usize> = windows.windows.iter().map(|w| w.len).collect();
+        lengths.sort_unstable();
+        lengths.dedup();
+        for len in lengths {
+            let members: Vec<usize> = (0..n).filter(|&w| windows.windows[w].len == len).collect();
+            let mut batch = vec![0.0f32; members.len() * len];
+            for (row, &w) in members.iter().enumerate() {
+                let out = &mut batch[row * len..(row + 1) * len];
+                copy_window(samples, windows.windows[w].start, out);
+                if self.normalize {
+                    zero_mean_unit_var(out);
+                }
+            }
+            let input =
+                Tensor::<2>::from_data(TensorData::new(batch, [members.len(), len]), device);
+            for (b, data) in frozen_features(self.model, input, wanted)
+                .into_iter()
+                .enumerate()
+            {
+                let values = data
+                    .try_into_vec::<f32>()
+                    .map_err(|e| anyhow::anyhow!("feature tensor: {e:?}"))?;
+                let per = values.len() / members.len();
+                for (row, &w) in members.iter().enumerate() {
+                    out[b][w] = values[row * per..(row + 1) * per].to_vec();
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Splits a clip's `[rows, dim]` array back into its windows, whose shapes follow from
+    /// their lengths.
+    fn split(
+        &self,
+        boundary: Boundary,
+        windows: &ClipWindows,
+        shape: &[usize],
+        values: Vec<f32>,
+    ) -> anyhow::Result<ClipFeatures> {
+        let shapes: Vec<[usize; 2]> = windows
+            .windows
+            .iter()
+            .map(|w| boundary.item_shape(self.config, w.len))
+            .collect();
+        let rows: usize = shapes.iter().map(|s| s[0]).sum();
+        let dim = shapes.first().map_or(0, |s| s[1]);
+        anyhow::ensure!(
+            shape == [rows, dim] && values.len() == rows * dim,
+            "cached features have shape {shape:?}, the windows need [{rows}, {dim}]"
+        );
+        let mut out = Vec::with_capacity(shapes.len());
+        let mut at = 0;
+        for s in &shapes {
+            out.push(values[at * dim..(at + s[0]) * dim].to_vec());
+            at += s[0];
+        }
+        Ok(ClipFeatures {
+            windows: windows.clone(),
+            shapes,
+            values: out,
+        })
+    }
+}
