@@ -1,6 +1,6 @@
 //! `HubertAttention`: multi-head self-attention with a key padding mask.
 
-use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, Linear};
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
@@ -27,7 +27,7 @@ impl Attention {
     /// A randomly initialised attention block for `config`.
     pub fn new(config: &HubertConfig, device: &Device) -> Self {
         let h = config.hidden_size;
-        let linear = || LinearConfig::new(h, h).init(device);
+        let linear = || super::init::linear(h, h, config, device);
         Self {
             q_proj: linear(),
             k_proj: linear(),

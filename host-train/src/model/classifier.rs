@@ -1,7 +1,7 @@
 //! `HubertForSequenceClassification`: backbone, projector, masked mean pooling, classifier.
 
 use burn::module::Param;
-use burn::nn::{Linear, LinearConfig};
+use burn::nn::Linear;
 use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
@@ -40,10 +40,18 @@ impl HubertForSequenceClassification {
         let layers = config.num_hidden_layers + 1;
         Self {
             hubert: Hubert::new(config, device),
-            projector: LinearConfig::new(config.hidden_size, config.classifier_proj_size)
-                .init(device),
-            classifier: LinearConfig::new(config.classifier_proj_size, config.num_labels())
-                .init(device),
+            projector: super::init::linear(
+                config.hidden_size,
+                config.classifier_proj_size,
+                config,
+                device,
+            ),
+            classifier: super::init::linear(
+                config.classifier_proj_size,
+                config.num_labels(),
+                config,
+                device,
+            ),
             layer_weights: config
                 .use_weighted_layer_sum
                 .then(|| Param::from_tensor(Tensor::full([layers], 1.0 / layers as f64, device))),

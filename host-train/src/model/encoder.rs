@@ -1,6 +1,6 @@
 //! `HubertEncoder` (post-norm) and `HubertEncoderStableLayerNorm` (pre-norm), written once.
 
-use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
 use burn::prelude::*;
 
 use super::activation::gelu;
@@ -25,10 +25,18 @@ impl FeedForward {
     fn new(config: &HubertConfig, device: &Device) -> Self {
         Self {
             intermediate_dropout: DropoutConfig::new(config.activation_dropout).init(),
-            intermediate_dense: LinearConfig::new(config.hidden_size, config.intermediate_size)
-                .init(device),
-            output_dense: LinearConfig::new(config.intermediate_size, config.hidden_size)
-                .init(device),
+            intermediate_dense: super::init::linear(
+                config.hidden_size,
+                config.intermediate_size,
+                config,
+                device,
+            ),
+            output_dense: super::init::linear(
+                config.intermediate_size,
+                config.hidden_size,
+                config,
+                device,
+            ),
             output_dropout: DropoutConfig::new(config.hidden_dropout).init(),
         }
     }

@@ -57,10 +57,12 @@ impl FeatureEncoder {
         let conv_layers = (0..config.conv_dim.len())
             .map(|i| {
                 let out = config.conv_dim[i];
-                let conv = Conv1dConfig::new(channels_in, out, config.conv_kernel[i])
-                    .with_stride(config.conv_stride[i])
-                    .with_bias(config.conv_bias)
-                    .init(device);
+                let conv = super::init::conv1d(
+                    Conv1dConfig::new(channels_in, out, config.conv_kernel[i])
+                        .with_stride(config.conv_stride[i])
+                        .with_bias(config.conv_bias),
+                    device,
+                );
                 channels_in = out;
                 let layer_norm = if layer_norms {
                     Some(ConvNorm::Layer(

@@ -1,6 +1,6 @@
 //! `HubertFeatureProjection`: conv features → transformer width.
 
-use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear, LinearConfig};
+use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
 use burn::prelude::*;
 
 use super::config::HubertConfig;
@@ -26,7 +26,7 @@ impl FeatureProjection {
                     .with_epsilon(config.layer_norm_eps)
                     .init(device)
             }),
-            projection: LinearConfig::new(conv_out, config.hidden_size).init(device),
+            projection: super::init::linear(conv_out, config.hidden_size, config, device),
             dropout: DropoutConfig::new(config.feat_proj_dropout).init(),
         }
     }

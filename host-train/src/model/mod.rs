@@ -15,6 +15,7 @@ pub mod feature_extractor;
 pub mod feature_projection;
 pub mod hub;
 pub mod hubert;
+pub mod init;
 pub mod positional;
 pub mod preprocess;
 pub mod presets;

@@ -2,7 +2,6 @@
 //! on random crops, early stopping on a validation part carved from the training part by group.
 
 use burn::module::{Module, Param};
-use burn::nn::LinearConfig;
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
@@ -17,6 +16,7 @@ use super::schedule::linear_warmup_decay;
 use crate::cv::stratified_group_kfold;
 use crate::eval::Metrics;
 use crate::model::boundary::{forward_from, train_above};
+use crate::model::init;
 use crate::model::{HubertConfig, HubertForSequenceClassification};
 use crate::seed;
 
@@ -138,10 +138,18 @@ pub fn fresh_head(
 ) -> HubertForSequenceClassification {
     device.seed(seed_value);
     let mut model = base.clone();
-    model.projector =
-        LinearConfig::new(config.hidden_size, config.classifier_proj_size).init(device);
-    model.classifier =
-        LinearConfig::new(config.classifier_proj_size, config.num_labels()).init(device);
+    model.projector = init::linear(
+        config.hidden_size,
+        config.classifier_proj_size,
+        config,
+        device,
+    );
+    model.classifier = init::linear(
+        config.classifier_proj_size,
+        config.num_labels(),
+        config,
+        device,
+    );
     let layers = config.num_hidden_layers + 1;
     model.layer_weights = model
         .layer_weights
