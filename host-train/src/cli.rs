@@ -10,7 +10,9 @@ use crate::backend::DeviceChoice;
 use crate::commands::baselines::BaselinesConfig;
 use crate::commands::embed::EmbedConfig;
 use crate::commands::init::{ConfigSource, InitConfig};
-use crate::commands::nested_cv::{ModelSource, NestedCvConfig};
+use crate::commands::nested_cv::NestedCvConfig;
+use crate::commands::train::TrainConfig;
+use crate::commands::tune::{FineTune, ModelSource};
 use crate::cv::SplitError;
 use crate::data::{DataSource, DatasetError};
 use crate::train::fit::FitSettings;
@@ -59,6 +61,9 @@ pub enum Command {
     /// Fine-tune and evaluate with nested, leakage-safe cross-validation against the baselines.
     #[command(after_help = EXIT_CODES)]
     NestedCv(NestedCvArgs),
+    /// Choose a configuration by CV over all the data, fit it on all of it, save the model.
+    #[command(after_help = EXIT_CODES)]
+    Train(TrainArgs),
     /// Combine outer folds run as separate jobs (`nested-cv --outer-fold k`) into one report.
     #[command(after_help = EXIT_CODES)]
     Merge(MergeArgs),
@@ -101,7 +106,7 @@ pub struct FineTuneArgs {
     /// Crops start on a grid of this step, seconds (their features are cached).
     #[arg(long, default_value_t = 0.5)]
     pub crop_stride: f64,
-    /// Feature cache directory (default: `cache/` inside `--out`).
+    /// Feature cache directory (default: `cache/` inside the output or work directory).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
 }
@@ -129,6 +134,66 @@ pub struct NestedCvArgs {
     pub out: PathBuf,
     #[command(flatten)]
     pub device: DeviceArgs,
+}
+
+/// `train` arguments.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(flatten)]
+    pub tune: FineTuneArgs,
+    /// Folds of the cross-validation that chooses the configuration.
+    #[arg(long, default_value_t = 3)]
+    pub folds: usize,
+    /// Seed for the split and every random choice.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// The `nested-cv` `report.json` that evaluated this recipe; its hash goes into
+    /// `training.json` (and from there into exported models).
+    #[arg(long, value_name = "REPORT.json")]
+    pub report: Option<PathBuf>,
+    /// Model directory to write (Hugging Face layout plus `training.json`).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Working files: feature cache, finished units (resumable), random-init model.
+    /// Default: `<out>.work` beside the model.
+    #[arg(long, value_name = "DIR")]
+    pub work: Option<PathBuf>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+}
+
+impl TrainArgs {
+    /// Checks the arguments and builds the job's configuration.
+    pub fn into_config(self, command: String) -> anyhow::Result<TrainConfig> {
+        let (data, load) = self.data.validate()?;
+        if self.folds < 2 {
+            return Err(usage("--folds", "needs at least 2 folds").into());
+        }
+        if let Some(r) = &self.report
+            && !r.is_file()
+        {
+            return Err(usage("--report", format!("{} is not a file", r.display())).into());
+        }
+        let work = self.work.clone().unwrap_or_else(|| {
+            let mut w = self.out.as_os_str().to_owned();
+            w.push(".work");
+            PathBuf::from(w)
+        });
+        let tune = self.tune.validate(&work)?;
+        Ok(TrainConfig {
+            data,
+            load,
+            folds: self.folds,
+            seed: self.seed,
+            tune,
+            report: self.report,
+            out: self.out,
+            work,
+            command,
+        })
+    }
 }
 
 /// `merge` arguments.
@@ -390,21 +455,6 @@ impl InitArgs {
     }
 }
 
-/// [`FineTuneArgs`], validated.
-#[derive(Debug, Clone)]
-pub struct FineTune {
-    /// Starting model.
-    pub model: ModelSource,
-    /// Grid.
-    pub grid: Grid,
-    /// Settings shared by every fit.
-    pub fit: FitSettings,
-    /// Crop length and crop-grid step, seconds.
-    pub crop_seconds: (f64, f64),
-    /// Feature cache directory.
-    pub cache: PathBuf,
-}
-
 impl FineTuneArgs {
     fn validate(&self, out: &std::path::Path) -> anyhow::Result<FineTune> {
         let model = match &self.pretrained {
@@ -461,27 +511,17 @@ impl NestedCvArgs {
         if self.random_seeds == 0 {
             return Err(usage("--random-seeds", "needs at least 1 seed").into());
         }
-        let FineTune {
-            model,
-            grid,
-            fit,
-            crop_seconds,
-            cache,
-        } = self.tune.validate(&self.out)?;
+        let tune = self.tune.validate(&self.out)?;
         Ok(NestedCvConfig {
             data,
             load,
             outer: self.cv.outer,
             inner: self.cv.inner,
             seed: self.cv.seed,
-            model,
-            grid,
-            fit,
-            crop_seconds,
+            tune,
             outer_fold: self.outer_fold,
             resume: self.resume,
             out: self.out,
-            cache,
             random_seeds: self.random_seeds,
             command,
         })
@@ -534,6 +574,21 @@ pub fn run(cli: Cli, command: String) -> anyhow::Result<()> {
             let config = args.into_config(command)?;
             if let Some(report) = crate::commands::nested_cv::run(&config, device)? {
                 print!("{}", report.to_markdown());
+            }
+        }
+        Command::Train(args) => {
+            let device = args.device.device;
+            let config = args.into_config(command)?;
+            let record = crate::commands::train::run(&config, device)?;
+            println!(
+                "{}: {} (epoch {}), trained on {} clips",
+                config.out.display(),
+                record.configuration,
+                record.best_epoch,
+                record.data.clips
+            );
+            if let Some(w) = &record.warning {
+                println!("{w}");
             }
         }
         Command::Merge(args) => {

@@ -281,3 +281,94 @@ fn bad_files_are_skipped_and_arguments_checked() {
     ));
     assert_eq!(output.status.code(), Some(2));
 }
+
+#[test]
+fn train_saves_a_model_that_loads_and_classifies_its_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = patterns(dir.path(), false);
+    let g = grid(dir.path(), HEAD_GRID);
+    let report = dir.path().join("report.json");
+    std::fs::write(&report, "{\"stand-in\": true}\n").unwrap();
+    let model = dir.path().join("model");
+    let args: Vec<String> = [
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--manifest",
+        data.join("manifest.csv").to_str().unwrap(),
+        "--config",
+        "tiny",
+        "--grid",
+        g.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+    ]
+    .iter()
+    .map(ToString::to_string)
+    .chain(LONG.iter().map(ToString::to_string))
+    .collect();
+    ok(run(&args));
+    for file in [
+        "config.json",
+        "model.safetensors",
+        "preprocessor_config.json",
+    ] {
+        assert!(model.join(file).is_file(), "{file}");
+    }
+    assert!(dir.path().join("model.work/units/selection").is_dir());
+    let training = read_json(&model.join("training.json"));
+    assert_eq!(
+        training["report_hash"].as_str().unwrap(),
+        blake3::hash(&std::fs::read(&report).unwrap())
+            .to_hex()
+            .as_str()
+    );
+    assert_eq!(training["data"]["clips"], 48);
+    assert!(
+        training["warning"]
+            .as_str()
+            .unwrap()
+            .contains("random weights")
+    );
+    let config = read_json(&model.join("config.json"));
+    assert_eq!(
+        config["architectures"][0],
+        "HubertForSequenceClassification"
+    );
+
+    // The saved model scores the clips it was fitted on through `embed`, like any checkpoint.
+    let manifest = std::fs::read_to_string(data.join("manifest.csv")).unwrap();
+    let mut correct = 0;
+    let rows: Vec<&str> = manifest.lines().skip(1).step_by(4).collect();
+    for row in &rows {
+        let mut cols = row.split(',');
+        let (path, label) = (cols.next().unwrap(), cols.next().unwrap());
+        let logits = dir.path().join("logits.npy");
+        ok(host_train(&[
+            "embed",
+            "--pretrained",
+            model.to_str().unwrap(),
+            "--audio",
+            data.join(path).to_str().unwrap(),
+            "--out",
+            dir.path().join("hidden.npy").to_str().unwrap(),
+            "--logits",
+            logits.to_str().unwrap(),
+        ]));
+        let (_, values) = host_train::npy::read_f32(&logits).unwrap();
+        let best = (0..values.len())
+            .max_by(|&a, &b| values[a].total_cmp(&values[b]))
+            .unwrap();
+        let id2label = &config["id2label"][best.to_string()];
+        if id2label == label {
+            correct += 1;
+        }
+    }
+    assert!(
+        correct * 10 >= rows.len() * 9,
+        "{correct} of {} right",
+        rows.len()
+    );
+}

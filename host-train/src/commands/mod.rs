@@ -6,3 +6,5 @@ pub mod embed;
 pub mod init;
 pub mod merge;
 pub mod nested_cv;
+pub mod train;
+pub mod tune;

@@ -7,46 +7,24 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use burn::module::Module;
-use burn::prelude::*;
 use cry_core::audio::LoadOptions;
-use cry_core::contract::SAMPLE_RATE_HZ;
 use indicatif::MultiProgress;
 use serde::{Deserialize, Serialize};
 
 use super::baselines::load_dataset;
-use super::init::ConfigSource;
+use super::tune::{FineTune, features_file, session, starting_model};
 use crate::cli::UsageError;
 use crate::cv::{NestedSplits, OuterFold};
-use crate::data::{DataSource, Dataset};
+use crate::data::DataSource;
 use crate::eval::score_baselines;
-use crate::model::HubertForSequenceClassification;
-use crate::model::boundary::Boundary;
-use crate::model::checkpoint::{Checkpoint, HubertModelKind, weights_file};
 use crate::report::{
     CvSummary, DataSummary, FoldEntry, FoldsFile, ModelInfo, NestedReport, OuterResult,
     ReportInputs, write_json, write_text,
 };
-use crate::train::cache::{FeatureCache, checkpoint_hash};
-use crate::train::features::{CacheStats, FeatureSource, WindowPlan};
+use crate::train::features::CacheStats;
 use crate::train::fit::FitSettings;
 use crate::train::grid::Grid;
-use crate::train::session::Session;
 use crate::{plots, progress, seed};
-
-/// Where the starting model comes from.
-#[derive(Debug, Clone)]
-pub enum ModelSource {
-    /// A checkpoint directory (resolved from a path or hub id).
-    Pretrained {
-        /// The directory.
-        dir: PathBuf,
-        /// As given on the command line.
-        given: String,
-    },
-    /// Random weights for an architecture (written to `init-model/`).
-    Random(ConfigSource),
-}
 
 /// Everything `nested-cv` needs, validated.
 #[derive(Debug, Clone)]
@@ -61,22 +39,14 @@ pub struct NestedCvConfig {
     pub inner: usize,
     /// Run seed.
     pub seed: u64,
-    /// Starting model.
-    pub model: ModelSource,
-    /// Hyperparameter grid.
-    pub grid: Grid,
-    /// Settings shared by every fit.
-    pub fit: FitSettings,
-    /// Crop length and crop-grid step, seconds.
-    pub crop_seconds: (f64, f64),
+    /// Starting model, grid, fit settings, crops, cache.
+    pub tune: FineTune,
     /// Run only this outer fold.
     pub outer_fold: Option<usize>,
     /// Continue a run in `out`.
     pub resume: bool,
     /// Output directory.
     pub out: PathBuf,
-    /// Feature cache directory.
-    pub cache: PathBuf,
     /// Seeds per fold for the random baselines.
     pub random_seeds: usize,
     /// The command line.
@@ -164,72 +134,6 @@ fn outer_file(out: &Path, fold: usize) -> PathBuf {
     outer_dir(out, fold).join("outer.json")
 }
 
-/// `DIR/units/features.json`: how long caching took in this directory's first run.
-fn features_file(out: &Path) -> PathBuf {
-    out.join("units").join("features.json")
-}
-
-/// The checkpoint directory to start from, creating the random-init one when needed.
-fn model_dir(config: &NestedCvConfig, device: &Device) -> anyhow::Result<(PathBuf, String)> {
-    match &config.model {
-        ModelSource::Pretrained { dir, given } => Ok((dir.clone(), given.clone())),
-        ModelSource::Random(source) => {
-            let dir = config.out.join("init-model");
-            let name = format!(
-                "random-init {} (host-train init, seed {})",
-                source.name(),
-                config.seed
-            );
-            if !dir.join("config.json").is_file() {
-                let (hubert, preprocessor) = source.load()?;
-                let checkpoint = Checkpoint::random(
-                    hubert,
-                    preprocessor,
-                    None,
-                    seed::derive(config.seed, &[seed::tag("init")]),
-                    device,
-                )?;
-                let tmp = config.out.join("init-model.partial");
-                let _ = std::fs::remove_dir_all(&tmp);
-                checkpoint.save(&tmp)?;
-                std::fs::rename(&tmp, &dir)
-                    .with_context(|| format!("failed to write {}", dir.display()))?;
-            }
-            Ok((dir, name))
-        }
-    }
-}
-
-/// The checkpoint as a classifier for `labels`.
-fn classifier(checkpoint: Checkpoint, labels: &[String], device: &Device) -> Session0 {
-    let mut config = checkpoint.config;
-    config.set_labels(labels);
-    let model = match checkpoint.model {
-        HubertModelKind::Classifier(mut m) => {
-            // The head is re-initialised per fit anyway; size it for these labels.
-            let fresh = HubertForSequenceClassification::new(&config, device);
-            m.classifier = fresh.classifier;
-            m
-        }
-        HubertModelKind::Base(hubert) => {
-            let mut m = HubertForSequenceClassification::new(&config, device);
-            m.hubert = hubert;
-            m
-        }
-    };
-    Session0 {
-        config,
-        normalize: checkpoint.preprocessor.do_normalize,
-        model,
-    }
-}
-
-struct Session0 {
-    config: crate::model::HubertConfig,
-    normalize: bool,
-    model: HubertForSequenceClassification,
-}
-
 /// Runs (or resumes) the job; writes the report when every outer fold is done and returns it.
 pub fn run(
     config: &NestedCvConfig,
@@ -275,34 +179,21 @@ pub fn run(
     }
     write_json(&out.join("folds.json"), &FoldsFile::new(&dataset, &splits))?;
 
-    let (dir, source) = model_dir(config, &plain)?;
-    let hash = checkpoint_hash(&dir.join("config.json"), &weights_file(&dir)?)
-        .with_context(|| format!("failed to hash {}", dir.display()))?;
-    let checkpoint = Checkpoint::load(&dir, &device)?;
-    let random_init = checkpoint.is_random_init();
-    if random_init {
-        log::warn!("{source}: not pretrained; the report will say so in its first line");
-    }
-    let Session0 {
-        config: model_config,
-        normalize,
-        model: base,
-    } = classifier(checkpoint, dataset.labels.names(), &device);
-    let boundaries = grid_boundaries(&config.grid, &model_config)?;
+    let start = starting_model(
+        &config.tune,
+        out,
+        config.seed,
+        dataset.labels.names(),
+        &device,
+    )?;
 
     let spec = RunSpec {
         schema: RUN_SCHEMA.into(),
         command: config.command.clone(),
-        model: ModelInfo {
-            source,
-            checkpoint_hash: hash.clone(),
-            random_init,
-            layers: model_config.num_hidden_layers,
-            hidden_size: model_config.hidden_size,
-        },
-        grid: config.grid.clone(),
-        fit: config.fit.clone(),
-        crop_seconds: config.crop_seconds,
+        model: start.info.clone(),
+        grid: config.tune.grid.clone(),
+        fit: config.tune.fit.clone(),
+        crop_seconds: config.tune.crop_seconds,
         seed: config.seed,
         random_seeds: config.random_seeds,
         data: DataSummary::new(
@@ -348,26 +239,20 @@ pub fn run(
         .filter(|&k| !outer_file(out, k).is_file())
         .collect();
     if !pending.is_empty() {
-        let plan = WindowPlan {
-            crop: (config.crop_seconds.0 * f64::from(SAMPLE_RATE_HZ)).round() as usize,
-            crop_stride: (config.crop_seconds.1 * f64::from(SAMPLE_RATE_HZ)).round() as usize,
-        };
-        let session = prepare_session(
+        let session = session(
+            &start,
             &dataset,
-            &model_config,
-            normalize,
-            base,
-            &hash,
-            plan,
-            &boundaries,
-            config,
+            &config.tune,
+            &config.load,
+            config.seed,
+            out,
             device,
         )?;
         let multi = MultiProgress::new();
         let fold_bar = multi.add(progress::bar("outer folds"));
         fold_bar.set_length(pending.len() as u64);
         let unit_bar = multi.add(progress::bar("fits"));
-        let points = config.grid.points().len();
+        let points = config.tune.grid.points().len();
         unit_bar.set_length((pending.len() * (points * config.inner + 1)) as u64);
         let epoch_bar = multi.add(progress::bar("epochs"));
         for &k in &pending {
@@ -415,103 +300,6 @@ pub fn run(
     let report = build_report(&spec, std::slice::from_ref(out))?;
     write_report(out, &report)?;
     Ok(Some(report))
-}
-
-/// Every boundary the grid needs, checked against the model.
-fn grid_boundaries(
-    grid: &Grid,
-    config: &crate::model::HubertConfig,
-) -> anyhow::Result<Vec<Boundary>> {
-    let mut out = Vec::new();
-    for depth in &grid.depth {
-        let boundary = depth
-            .boundary(config.num_hidden_layers)
-            .map_err(|reason| UsageError {
-                arg: "--grid",
-                reason,
-            })?;
-        if config.use_weighted_layer_sum && boundary != Boundary::Conv {
-            return Err(UsageError {
-                arg: "--grid",
-                reason: format!(
-                    "depth {depth} with use_weighted_layer_sum: the layer weights read every \
-                     hidden state; use depth \"all\""
-                ),
-            }
-            .into());
-        }
-        if !out.contains(&boundary) {
-            out.push(boundary);
-        }
-    }
-    out.sort();
-    Ok(out)
-}
-
-/// Computes (or reads from the cache) the frozen features and returns the session.
-#[allow(clippy::too_many_arguments)]
-fn prepare_session(
-    dataset: &Dataset,
-    model_config: &crate::model::HubertConfig,
-    normalize: bool,
-    base: HubertForSequenceClassification,
-    hash: &str,
-    plan: WindowPlan,
-    boundaries: &[Boundary],
-    config: &NestedCvConfig,
-    device: Device,
-) -> anyhow::Result<Session> {
-    let plain = device.clone().inner();
-    let frozen = base.valid();
-    let source = FeatureSource {
-        model: &frozen,
-        config: model_config,
-        normalize,
-        checkpoint_hash: hash,
-        load: &config.load,
-        plan,
-    };
-    let bar = progress::bar("caching");
-    bar.set_length(dataset.clips.len() as u64);
-    let names: Vec<String> = boundaries.iter().map(|b| b.name()).collect();
-    log::info!(
-        "frozen features for {} clips at {} (cache {})",
-        dataset.clips.len(),
-        names.join(", "),
-        config.cache.display()
-    );
-    let (features, stats) = source.compute(
-        &dataset.clips,
-        boundaries,
-        &FeatureCache::new(&config.cache),
-        &plain,
-        |done| bar.set_position(done as u64),
-    )?;
-    bar.finish_and_clear();
-    log::info!(
-        "features: {} computed, {} from the cache, {:.1} s",
-        stats.computed,
-        stats.hits,
-        stats.seconds
-    );
-    // The first run's figure is the one that measured the work; a resume mostly reads.
-    let file = features_file(&config.out);
-    if !file.is_file() {
-        std::fs::create_dir_all(file.parent().expect("units dir"))?;
-        write_json(&file, &stats)?;
-    }
-    Ok(Session {
-        config: model_config.clone(),
-        base,
-        features,
-        labels: dataset.label_indices(),
-        groups: dataset.clips.iter().map(|c| c.group.clone()).collect(),
-        n_classes: dataset.labels.len(),
-        grid: config.grid.clone(),
-        settings: config.fit.clone(),
-        seed: config.seed,
-        device,
-    })
 }
 
 /// The report from the finished outer folds found in `dirs` (one run, possibly split into
