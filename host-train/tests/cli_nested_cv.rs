@@ -2,7 +2,7 @@
 //! the tiny architecture.
 
 mod common;
-use common::host_train;
+use common::{host_train, succeeded as ok};
 
 use std::path::Path;
 use std::process::Output;
@@ -14,40 +14,38 @@ fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
-fn ok(output: Output) -> Output {
-    assert!(
-        output.status.success(),
-        "exit {:?}\n{}",
-        output.status.code(),
-        String::from_utf8_lossy(&output.stderr)
-    );
-    output
-}
-
-/// `nested-cv` on `data` (a pattern dataset) with a one-point grid.
-fn nested_args(data: &Path, out: &Path, grid: &Path, extra: &[&str]) -> Vec<String> {
-    let mut args: Vec<String> = [
-        "nested-cv",
+/// `command` on `data` (a pattern dataset with its manifest) with the tiny architecture,
+/// `grid` and output `out`, then `extra`.
+fn tiny_args(command: &str, data: &Path, grid: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
+    let manifest = data.join("manifest.csv");
+    [
+        command,
         "--data",
         data.to_str().unwrap(),
         "--manifest",
-        data.join("manifest.csv").to_str().unwrap(),
+        manifest.to_str().unwrap(),
         "--config",
         "tiny",
         "--grid",
         grid.to_str().unwrap(),
-        "--outer",
-        "3",
-        "--inner",
-        "2",
-        "--random-seeds",
-        "10",
         "--out",
         out.to_str().unwrap(),
     ]
     .iter()
+    .chain(extra)
     .map(ToString::to_string)
-    .collect();
+    .collect()
+}
+
+/// `nested-cv` with 3 outer and 2 inner folds.
+fn nested_args(data: &Path, out: &Path, grid: &Path, extra: &[&str]) -> Vec<String> {
+    let mut args = tiny_args(
+        "nested-cv",
+        data,
+        grid,
+        out,
+        &["--outer", "3", "--inner", "2", "--random-seeds", "10"],
+    );
     args.extend(extra.iter().map(ToString::to_string));
     args
 }
@@ -290,25 +288,9 @@ fn train_saves_a_model_that_loads_and_classifies_its_data() {
     let report = dir.path().join("report.json");
     std::fs::write(&report, "{\"stand-in\": true}\n").unwrap();
     let model = dir.path().join("model");
-    let args: Vec<String> = [
-        "train",
-        "--data",
-        data.to_str().unwrap(),
-        "--manifest",
-        data.join("manifest.csv").to_str().unwrap(),
-        "--config",
-        "tiny",
-        "--grid",
-        g.to_str().unwrap(),
-        "--report",
-        report.to_str().unwrap(),
-        "--out",
-        model.to_str().unwrap(),
-    ]
-    .iter()
-    .map(ToString::to_string)
-    .chain(LONG.iter().map(ToString::to_string))
-    .collect();
+    let mut extra = vec!["--report", report.to_str().unwrap()];
+    extra.extend(LONG);
+    let args = tiny_args("train", &data, &g, &model, &extra);
     ok(run(&args));
     for file in [
         "config.json",

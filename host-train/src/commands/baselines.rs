@@ -51,27 +51,43 @@ pub fn load_dataset(source: &DataSource, load: &LoadOptions) -> anyhow::Result<D
     Ok(dataset)
 }
 
+/// Makes the nested split of `dataset`, logs its warnings, and records `skipped.json` and
+/// `folds.json` in `out` (which must exist).
+pub fn split_and_record(
+    dataset: &Dataset,
+    outer: usize,
+    inner: usize,
+    seed: u64,
+    out: &Path,
+) -> anyhow::Result<NestedSplits> {
+    write_json(&out.join("skipped.json"), &dataset.skipped)?;
+    let splits = NestedSplits::new(
+        &dataset.label_indices(),
+        &dataset.group_names(),
+        dataset.labels.names(),
+        outer,
+        inner,
+        seed,
+    )?;
+    for warning in &splits.warnings {
+        log::warn!("{warning}");
+    }
+    write_json(&out.join("folds.json"), &FoldsFile::new(dataset, &splits))?;
+    Ok(splits)
+}
+
 /// Runs the baselines job and returns the report it wrote.
 pub fn run(config: &BaselinesConfig) -> anyhow::Result<BaselinesReport> {
     let dataset = load_dataset(&config.data, &config.load)?;
     std::fs::create_dir_all(&config.out)
         .with_context(|| format!("failed to create {}", config.out.display()))?;
-    let out = |name: &str| config.out.join(name);
-    write_json(&out("skipped.json"), &dataset.skipped)?;
-
-    let splits = NestedSplits::new(
-        &dataset.label_indices(),
-        &dataset.group_names(),
-        dataset.labels.names(),
+    let splits = split_and_record(
+        &dataset,
         config.outer,
         config.inner,
         config.seed,
+        &config.out,
     )?;
-    for warning in &splits.warnings {
-        log::warn!("{warning}");
-    }
-    write_json(&out("folds.json"), &FoldsFile::new(&dataset, &splits))?;
-
     let results = score_baselines(
         &dataset.label_indices(),
         dataset.labels.len(),
@@ -79,6 +95,7 @@ pub fn run(config: &BaselinesConfig) -> anyhow::Result<BaselinesReport> {
         config.seed,
         config.random_seeds,
     );
+    let out = |name: &str| config.out.join(name);
     let report = BaselinesReport::new(
         config.command.clone(),
         DataSummary::new(&dataset, config.data.manifest.as_deref().map(path_text)),

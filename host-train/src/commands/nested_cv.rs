@@ -11,10 +11,10 @@ use cry_core::audio::LoadOptions;
 use indicatif::MultiProgress;
 use serde::{Deserialize, Serialize};
 
-use super::baselines::load_dataset;
+use super::baselines::{load_dataset, split_and_record};
 use super::tune::{FineTune, features_file, session, starting_model};
 use crate::cli::UsageError;
-use crate::cv::{NestedSplits, OuterFold};
+use crate::cv::OuterFold;
 use crate::data::DataSource;
 use crate::eval::score_baselines;
 use crate::report::{
@@ -141,6 +141,15 @@ pub fn run(
 ) -> anyhow::Result<Option<NestedReport>> {
     let plain = device_choice.device();
     let device = plain.clone().autodiff();
+    if let Some(k) = config.outer_fold
+        && k >= config.outer
+    {
+        return Err(UsageError {
+            arg: "--outer-fold",
+            reason: format!("fold {k} does not exist with --outer {}", config.outer),
+        }
+        .into());
+    }
     let dataset = load_dataset(&config.data, &config.load)?;
     let out = &config.out;
     let existing = out.join("run.json").is_file();
@@ -155,29 +164,7 @@ pub fn run(
         .into());
     }
     std::fs::create_dir_all(out).with_context(|| format!("failed to create {}", out.display()))?;
-    write_json(&out.join("skipped.json"), &dataset.skipped)?;
-
-    let splits = NestedSplits::new(
-        &dataset.label_indices(),
-        &dataset.group_names(),
-        dataset.labels.names(),
-        config.outer,
-        config.inner,
-        config.seed,
-    )?;
-    for warning in &splits.warnings {
-        log::warn!("{warning}");
-    }
-    if let Some(k) = config.outer_fold
-        && k >= config.outer
-    {
-        return Err(UsageError {
-            arg: "--outer-fold",
-            reason: format!("fold {k} does not exist with --outer {}", config.outer),
-        }
-        .into());
-    }
-    write_json(&out.join("folds.json"), &FoldsFile::new(&dataset, &splits))?;
+    let splits = split_and_record(&dataset, config.outer, config.inner, config.seed, out)?;
 
     let start = starting_model(
         &config.tune,

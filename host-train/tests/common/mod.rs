@@ -19,3 +19,14 @@ pub fn fixture(case: &str) -> PathBuf {
         .join("tests/fixtures/hubert")
         .join(case)
 }
+
+/// `output`, after asserting that the command succeeded (its stderr shown otherwise).
+pub fn succeeded(output: Output) -> Output {
+    assert!(
+        output.status.success(),
+        "exit {:?}\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
