@@ -300,3 +300,115 @@ impl FeatureSource<'_> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::checkpoint::{Checkpoint, HubertModelKind};
+    use crate::model::presets;
+    use crate::synth::{WavFormat, tone, write_wav};
+
+    #[test]
+    fn default_crops_contain_the_scoring_windows() {
+        let plan = WindowPlan {
+            crop: WINDOW_SAMPLES,
+            crop_stride: 8_000,
+        };
+        let w = plan.windows(7 * 16_000 + 123);
+        let starts =
+            |idx: &[usize]| -> Vec<usize> { idx.iter().map(|&i| w.windows[i].start).collect() };
+        assert_eq!(
+            starts(&w.score),
+            [0, 16_000, 32_000, 48_000, 64_000, 64_123]
+        );
+        assert_eq!(
+            w.crops.len(),
+            10,
+            "0, 0.5 s, ... 4 s and the end-aligned tail"
+        );
+        assert!(
+            w.score.iter().all(|s| w.crops.contains(s)),
+            "scoring windows are crops"
+        );
+        assert_eq!(w.windows.len(), 10, "computed once");
+        let short = plan.windows(20_000);
+        assert_eq!(
+            short.windows,
+            [Window {
+                start: 0,
+                len: WINDOW_SAMPLES
+            }]
+        );
+    }
+
+    /// A second pass reads every entry from the cache and gets exactly what was computed; a
+    /// different checkpoint hash misses.
+    #[test]
+    fn cached_features_equal_computed_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let device = Device::flex();
+        let (config, pre) = presets::tiny();
+        let labels = ["a".to_string(), "b".to_string()];
+        let ck = Checkpoint::random(config, pre, Some(&labels), 5, &device).unwrap();
+        let HubertModelKind::Classifier(model) = &ck.model else {
+            unreachable!()
+        };
+        let path = dir.path().join("clip.wav");
+        write_wav(
+            &path,
+            &tone(440.0, 16_000, 4.2, 0.3),
+            16_000,
+            1,
+            WavFormat::Pcm(16),
+        )
+        .unwrap();
+        let clip = ClipEntry {
+            path: path.clone(),
+            rel: "clip.wav".into(),
+            label: 0,
+            group: "g".into(),
+            audio_hash: "h".into(),
+            source: cry_core::audio::load_clip(&path, &LoadOptions::default())
+                .unwrap()
+                .source,
+            seconds: 4.2,
+        };
+        let load = LoadOptions::default();
+        let source = FeatureSource {
+            model,
+            config: &ck.config,
+            normalize: true,
+            checkpoint_hash: "ck",
+            load: &load,
+            plan: WindowPlan {
+                crop: WINDOW_SAMPLES,
+                crop_stride: 8_000,
+            },
+        };
+        let cache = FeatureCache::new(dir.path().join("cache"));
+        let boundaries = [Boundary::Layer(1), Boundary::Pooled];
+        let clips = std::slice::from_ref(&clip);
+        let (first, stats) = source
+            .compute(clips, &boundaries, &cache, &device, |_| {})
+            .unwrap();
+        assert_eq!((stats.computed, stats.hits), (2, 0));
+        let (second, stats) = source
+            .compute(clips, &boundaries, &cache, &device, |_| {})
+            .unwrap();
+        assert_eq!((stats.computed, stats.hits), (0, 2));
+        for (a, b) in first.iter().zip(&second) {
+            assert_eq!(a.clips[0].values, b.clips[0].values);
+            assert_eq!(a.clips[0].shapes, b.clips[0].shapes);
+        }
+        assert_eq!(first[0].clips[0].shapes[0], [149, 32]);
+        assert_eq!(first[1].clips[0].shapes[0], [1, 32]);
+        let other = FeatureSource {
+            checkpoint_hash: "another",
+            ..source
+        };
+        let (_, stats) = other
+            .compute(clips, &boundaries, &cache, &device, |_| {})
+            .unwrap();
+        assert_eq!(stats.computed, 2, "a changed checkpoint is a miss");
+    }
+}
