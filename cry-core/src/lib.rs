@@ -8,7 +8,9 @@
 pub mod audio;
 pub mod contract;
 pub mod labels;
+pub mod metadata;
 pub mod windows;
 
 pub use audio::{AudioError, Clip, DecodeError, LoadOptions, SourceInfo, load_clip};
 pub use labels::{LabelError, LabelSet};
+pub use metadata::{MetadataError, ModelMetadata};

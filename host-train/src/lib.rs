@@ -8,6 +8,7 @@ pub mod commands;
 pub mod cv;
 pub mod data;
 pub mod eval;
+pub mod export;
 pub mod model;
 pub mod npy;
 pub mod plots;

@@ -1,0 +1,292 @@
+//! What an exported model carries about itself (ONNX `metadata_props`), and the names of its
+//! input and output tensors. `host-train export` writes these; `edge-infer` reads and checks
+//! them before it trusts a model.
+
+use std::collections::BTreeMap;
+
+use crate::contract::{SAMPLE_RATE_HZ, WINDOW_SAMPLES};
+
+/// Name of the model's input: f32 `[1, window_samples]` of raw 16 kHz audio in [-1, 1]
+/// (normalised inside the graph when the model was trained that way).
+pub const INPUT_NAME: &str = "audio";
+
+/// Name of the model's output: f32 `[1, classes]` logits in label order.
+pub const OUTPUT_NAME: &str = "logits";
+
+/// `metadata_props` keys.
+pub mod keys {
+    /// JSON array of class names in output order.
+    pub const LABELS: &str = "cry.labels";
+    /// Sample rate of the input in Hz.
+    pub const SAMPLE_RATE: &str = "cry.sample_rate";
+    /// Input length in samples.
+    pub const WINDOW_SAMPLES: &str = "cry.window_samples";
+    /// `true` when the graph normalises each window to zero mean and unit variance.
+    pub const NORMALIZE: &str = "cry.normalize";
+    /// BLAKE3 of the source checkpoint's `config.json` and weights.
+    pub const CHECKPOINT_HASH: &str = "cry.checkpoint_blake3";
+    /// BLAKE3 of the nested-CV report that evaluated the model's recipe, when there is one.
+    pub const REPORT_HASH: &str = "cry.report_blake3";
+    /// `fp32` or `int8-dynamic`.
+    pub const QUANTIZATION: &str = "cry.quantization";
+    /// True when the weights started from random initialisation, not pretraining.
+    pub const RANDOM_INIT: &str = "cry.random_init";
+
+    /// Keys every model must carry.
+    pub const REQUIRED: [&str; 6] = [
+        LABELS,
+        SAMPLE_RATE,
+        WINDOW_SAMPLES,
+        NORMALIZE,
+        CHECKPOINT_HASH,
+        QUANTIZATION,
+    ];
+}
+
+/// A metadata problem.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum MetadataError {
+    /// A required key is absent.
+    #[error("model metadata lacks `{0}`")]
+    Missing(&'static str),
+    /// A value does not parse.
+    #[error("model metadata `{key}` = `{value}`: {reason}")]
+    Invalid {
+        /// The key.
+        key: &'static str,
+        /// Its value.
+        value: String,
+        /// Why it is unusable.
+        reason: String,
+    },
+}
+
+/// The metadata of an exported model.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelMetadata {
+    /// Class names in output order.
+    pub labels: Vec<String>,
+    /// Input sample rate in Hz.
+    pub sample_rate: u32,
+    /// Input length in samples.
+    pub window_samples: usize,
+    /// Whether the graph normalises its input.
+    pub normalize: bool,
+    /// BLAKE3 of the source checkpoint.
+    pub checkpoint_hash: String,
+    /// BLAKE3 of the evaluating report.
+    pub report_hash: Option<String>,
+    /// `fp32` or `int8-dynamic`.
+    pub quantization: String,
+    /// Started from random weights.
+    pub random_init: bool,
+}
+
+impl ModelMetadata {
+    /// Metadata for the project's contract window and rate.
+    pub fn new(labels: Vec<String>, normalize: bool, checkpoint_hash: String) -> Self {
+        Self {
+            labels,
+            sample_rate: SAMPLE_RATE_HZ,
+            window_samples: WINDOW_SAMPLES,
+            normalize,
+            checkpoint_hash,
+            report_hash: None,
+            quantization: "fp32".into(),
+            random_init: false,
+        }
+    }
+
+    /// The `(key, value)` pairs to store, sorted by key.
+    pub fn to_pairs(&self) -> Vec<(String, String)> {
+        let labels = format!(
+            "[{}]",
+            self.labels
+                .iter()
+                .map(|l| json_string(l))
+                .collect::<Vec<_>>()
+                .join(",")
+        );
+        let mut pairs = BTreeMap::new();
+        pairs.insert(keys::LABELS, labels);
+        pairs.insert(keys::SAMPLE_RATE, self.sample_rate.to_string());
+        pairs.insert(keys::WINDOW_SAMPLES, self.window_samples.to_string());
+        pairs.insert(keys::NORMALIZE, self.normalize.to_string());
+        pairs.insert(keys::CHECKPOINT_HASH, self.checkpoint_hash.clone());
+        pairs.insert(keys::QUANTIZATION, self.quantization.clone());
+        pairs.insert(keys::RANDOM_INIT, self.random_init.to_string());
+        if let Some(h) = &self.report_hash {
+            pairs.insert(keys::REPORT_HASH, h.clone());
+        }
+        pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+    }
+
+    /// Reads metadata from `(key, value)` pairs; unknown keys are ignored.
+    pub fn from_pairs<'a>(
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Self, MetadataError> {
+        let map: BTreeMap<&str, &str> = pairs.into_iter().collect();
+        let get = |key: &'static str| map.get(key).copied().ok_or(MetadataError::Missing(key));
+        let invalid = |key: &'static str, value: &str, reason: String| MetadataError::Invalid {
+            key,
+            value: value.to_string(),
+            reason,
+        };
+        let labels_text = get(keys::LABELS)?;
+        let labels = parse_string_array(labels_text)
+            .map_err(|reason| invalid(keys::LABELS, labels_text, reason))?;
+        if labels.is_empty() {
+            return Err(invalid(keys::LABELS, labels_text, "no classes".into()));
+        }
+        let number = |key: &'static str| -> Result<usize, MetadataError> {
+            let v = get(key)?;
+            v.parse::<usize>()
+                .map_err(|e| invalid(key, v, e.to_string()))
+        };
+        let flag = |key: &'static str, v: &str| -> Result<bool, MetadataError> {
+            v.parse::<bool>()
+                .map_err(|e| invalid(key, v, e.to_string()))
+        };
+        let sample_rate = number(keys::SAMPLE_RATE)?;
+        Ok(Self {
+            labels,
+            sample_rate: u32::try_from(sample_rate)
+                .map_err(|e| invalid(keys::SAMPLE_RATE, &sample_rate.to_string(), e.to_string()))?,
+            window_samples: number(keys::WINDOW_SAMPLES)?,
+            normalize: flag(keys::NORMALIZE, get(keys::NORMALIZE)?)?,
+            checkpoint_hash: get(keys::CHECKPOINT_HASH)?.to_string(),
+            report_hash: map.get(keys::REPORT_HASH).map(|s| s.to_string()),
+            quantization: get(keys::QUANTIZATION)?.to_string(),
+            random_init: match map.get(keys::RANDOM_INIT) {
+                Some(v) => flag(keys::RANDOM_INIT, v)?,
+                None => false,
+            },
+        })
+    }
+}
+
+/// A JSON string literal.
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Parses a JSON array of strings (the subset [`json_string`] writes, plus whitespace and the
+/// common escapes).
+fn parse_string_array(text: &str) -> Result<Vec<String>, String> {
+    let mut chars = text.trim().chars().peekable();
+    if chars.next() != Some('[') {
+        return Err("expected a JSON array".into());
+    }
+    let mut out = Vec::new();
+    loop {
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        match chars.next() {
+            Some(']') if out.is_empty() => break,
+            Some('"') => {}
+            _ => return Err("expected a string".into()),
+        }
+        let mut s = String::new();
+        loop {
+            match chars.next() {
+                Some('"') => break,
+                Some('\\') => match chars.next() {
+                    Some('"') => s.push('"'),
+                    Some('\\') => s.push('\\'),
+                    Some('/') => s.push('/'),
+                    Some('n') => s.push('\n'),
+                    Some('t') => s.push('\t'),
+                    Some('u') => {
+                        let hex: String = (0..4).filter_map(|_| chars.next()).collect();
+                        let code = u32::from_str_radix(&hex, 16)
+                            .ok()
+                            .and_then(char::from_u32)
+                            .ok_or("bad \\u escape")?;
+                        s.push(code);
+                    }
+                    _ => return Err("bad escape".into()),
+                },
+                Some(c) => s.push(c),
+                None => return Err("unterminated string".into()),
+            }
+        }
+        out.push(s);
+        while chars.peek().is_some_and(|c| c.is_whitespace()) {
+            chars.next();
+        }
+        match chars.next() {
+            Some(',') => continue,
+            Some(']') => break,
+            _ => return Err("expected , or ]".into()),
+        }
+    }
+    if chars.any(|c| !c.is_whitespace()) {
+        return Err("text after the array".into());
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ModelMetadata {
+        let mut m = ModelMetadata::new(
+            vec!["belly_pain".into(), "say \"hi\"\\".into(), "tired".into()],
+            true,
+            "abc".into(),
+        );
+        m.report_hash = Some("def".into());
+        m.random_init = true;
+        m
+    }
+
+    #[test]
+    fn round_trip() {
+        let m = sample();
+        let pairs = m.to_pairs();
+        let back =
+            ModelMetadata::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
+        assert_eq!(back, m);
+        let parsed = parse_string_array(r#" [ "a" , "b\u0041" ] "#).unwrap();
+        assert_eq!(parsed, ["a", "bA"]);
+    }
+
+    #[test]
+    fn missing_and_invalid_keys_are_named() {
+        let pairs = sample().to_pairs();
+        for key in keys::REQUIRED {
+            let without = pairs
+                .iter()
+                .filter(|(k, _)| k != key)
+                .map(|(k, v)| (k.as_str(), v.as_str()));
+            assert_eq!(
+                ModelMetadata::from_pairs(without),
+                Err(MetadataError::Missing(key))
+            );
+        }
+        let bad = pairs.iter().map(|(k, v)| {
+            if k == keys::WINDOW_SAMPLES {
+                (k.as_str(), "three seconds")
+            } else {
+                (k.as_str(), v.as_str())
+            }
+        });
+        let err = ModelMetadata::from_pairs(bad).unwrap_err();
+        assert!(err.to_string().contains(keys::WINDOW_SAMPLES), "{err}");
+        assert!(parse_string_array("[\"a\"").is_err());
+        assert!(parse_string_array("[\"a\"] x").is_err());
+    }
+}
