@@ -64,6 +64,12 @@ pub enum Command {
     /// Choose a configuration by CV over all the data, fit it on all of it, save the model.
     #[command(after_help = EXIT_CODES)]
     Train(TrainArgs),
+    /// Write a classifier checkpoint as ONNX (fp32 or dynamic int8), verified in tract.
+    #[command(after_help = EXIT_CODES)]
+    Export(ExportArgs),
+    /// Compare an exported ONNX with its checkpoint in tract.
+    #[command(name = "verify-onnx", after_help = EXIT_CODES)]
+    VerifyOnnx(VerifyOnnxArgs),
     /// Combine outer folds run as separate jobs (`nested-cv --outer-fold k`) into one report.
     #[command(after_help = EXIT_CODES)]
     Merge(MergeArgs),
@@ -194,6 +200,43 @@ impl TrainArgs {
             command,
         })
     }
+}
+
+/// `export` arguments.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Classifier checkpoint directory (from `train`, or any `HubertForSequenceClassification`).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// ONNX file to write.
+    #[arg(long, value_name = "FILE.onnx")]
+    pub out: PathBuf,
+    /// Dynamic int8 quantisation (int8 weights per output channel, u8 activations).
+    #[arg(long)]
+    pub int8: bool,
+    /// Fixed input length in seconds (the edge window).
+    #[arg(long, default_value_t = 3.0)]
+    pub window_seconds: f64,
+    /// WAVs to verify on (default: generated signals).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// Keep an int8 export whose top-1 agreement with burn is below 95 %.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// `verify-onnx` arguments.
+#[derive(Debug, Args)]
+pub struct VerifyOnnxArgs {
+    /// The checkpoint the file was exported from.
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// The ONNX file.
+    #[arg(long, value_name = "FILE.onnx")]
+    pub onnx: PathBuf,
+    /// WAVs to verify on (default: generated signals).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
 }
 
 /// `merge` arguments.
@@ -591,6 +634,34 @@ pub fn run(cli: Cli, command: String) -> anyhow::Result<()> {
                 println!("{w}");
             }
         }
+        Command::Export(args) => {
+            if !(0.5..=60.0).contains(&args.window_seconds) {
+                return Err(usage("--window-seconds", "must be between 0.5 and 60").into());
+            }
+            let config = crate::commands::export::ExportConfig {
+                model: args.model,
+                out: args.out,
+                int8: args.int8,
+                window: (args.window_seconds * f64::from(cry_core::contract::SAMPLE_RATE_HZ))
+                    .round() as usize,
+                data: args.data,
+                force: args.force,
+            };
+            let v = crate::commands::export::run(&config, &burn::prelude::Device::flex())?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+        }
+        Command::VerifyOnnx(args) => {
+            let v = crate::commands::export::verify(
+                &args.model,
+                &args.onnx,
+                args.data.as_deref(),
+                &burn::prelude::Device::flex(),
+            )?;
+            println!("{}", serde_json::to_string_pretty(&v)?);
+            if !v.passed {
+                anyhow::bail!("{} does not match its checkpoint", args.onnx.display());
+            }
+        }
         Command::Merge(args) => {
             let report = crate::commands::merge::run(&crate::commands::merge::MergeConfig {
                 parts: args.parts,
@@ -612,6 +683,7 @@ pub fn exit_code(err: &anyhow::Error) -> i32 {
             || e.is::<SplitError>()
             || e.is::<crate::model::checkpoint::CheckpointError>()
             || e.is::<crate::model::ConfigError>()
+            || e.is::<cry_core::MetadataError>()
     }) {
         EXIT_DATA
     } else {

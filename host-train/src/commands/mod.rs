@@ -3,6 +3,7 @@
 pub mod baselines;
 pub mod bench;
 pub mod embed;
+pub mod export;
 pub mod init;
 pub mod merge;
 pub mod nested_cv;
