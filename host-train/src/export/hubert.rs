@@ -269,19 +269,22 @@ impl<'a> HubertEmitter<'a> {
         let pos = &encoder.pos_conv_embed;
         let (left, right) = pos.padding();
         let (ws, wv) = values(pos.conv.weight());
-        let w = self.g.f32("pos_w", &ws, wv);
         let (bs, bv) = values(pos.conv.bias.val());
-        let b = self.g.f32("pos_b", &bs, bv);
+        let b = self.g.f32("pos_b", &[1, bs[0], 1], bv);
         let t = self.transpose(&x, &[0, 2, 1]);
-        let conv = self.g.node(
-            "Conv",
-            &[&t, &w, &b],
-            vec![
-                ("kernel_shape", Attr::Ints(vec![pos.kernel as i64])),
-                ("pads", Attr::Ints(vec![left as i64, right as i64])),
-                ("group", Attr::Int(pos.conv.groups as i64)),
-            ],
-        );
+        let attrs = vec![
+            ("kernel_shape", Attr::Ints(vec![pos.kernel as i64])),
+            ("pads", Attr::Ints(vec![left as i64, right as i64])),
+            ("group", Attr::Int(pos.conv.groups as i64)),
+        ];
+        let conv = match self.precision {
+            Precision::Fp32 => {
+                let w = self.g.f32("pos_w", &ws, wv);
+                self.g.node("Conv", &[&t, &w], attrs)
+            }
+            Precision::Int8 => super::quant::conv_int8(&mut self.g, &t, &ws, &wv, attrs, "pos"),
+        };
+        let conv = self.g.node("Add", &[&conv, &b], vec![]);
         let conv = self.gelu(&conv);
         let conv = self.transpose(&conv, &[0, 2, 1]);
         x = self.g.node("Add", &[&x, &conv], vec![]);
