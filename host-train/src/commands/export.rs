@@ -137,15 +137,16 @@ pub fn read_metadata(bytes: &[u8]) -> anyhow::Result<ModelMetadata> {
     )?)
 }
 
-/// Compares the ONNX in `bytes` with `checkpoint` on `windows`.
+/// Compares the ONNX in `bytes` with `checkpoint` on the windows of `data` (see [`windows`]),
+/// cut to the length the file's metadata gives.
 pub fn compare(
     checkpoint: &Checkpoint,
     bytes: &[u8],
-    windows: &[Vec<f32>],
-    source: String,
+    data: Option<&Path>,
     device: &Device,
 ) -> anyhow::Result<Verification> {
     let meta = read_metadata(bytes)?;
+    let (windows, source) = windows(data, meta.window_samples)?;
     anyhow::ensure!(
         meta.labels == checkpoint.config.labels(),
         "the ONNX labels {:?} differ from the checkpoint's {:?}",
@@ -154,7 +155,7 @@ pub fn compare(
     );
     let model = TractModel::load(bytes, meta.window_samples)?;
     let (mut max_abs_diff, mut agree, mut cosine) = (0.0f32, 0usize, 0.0f64);
-    for w in windows {
+    for w in &windows {
         let want = burn_logits(checkpoint, w, device);
         let got = model.logits(w)?;
         anyhow::ensure!(
@@ -218,8 +219,7 @@ pub fn run(config: &ExportConfig, device: &Device) -> anyhow::Result<Verificatio
         Precision::Fp32
     };
     let bytes = to_onnx(&checkpoint, config.window, precision, &meta)?;
-    let (windows, source) = windows(config.data.as_deref(), config.window)?;
-    let verification = compare(&checkpoint, &bytes, &windows, source, device)?;
+    let verification = compare(&checkpoint, &bytes, config.data.as_deref(), device)?;
     log::info!(
         "{}: {} windows, max |Δ logit| {:.2e}, top-1 agreement {:.1} %, mean cosine {:.4}",
         config.out.display(),
@@ -267,8 +267,5 @@ pub fn verify(
 ) -> anyhow::Result<Verification> {
     let checkpoint = Checkpoint::load(model, device)?;
     let bytes = std::fs::read(onnx).with_context(|| format!("cannot read {}", onnx.display()))?;
-    let meta = read_metadata(&bytes).with_context(|| format!("{}", onnx.display()))?;
-    let (windows, source) = windows(data, meta.window_samples)?;
-    compare(&checkpoint, &bytes, &windows, source, device)
-        .with_context(|| format!("{}", onnx.display()))
+    compare(&checkpoint, &bytes, data, device).with_context(|| format!("{}", onnx.display()))
 }

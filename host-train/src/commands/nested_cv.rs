@@ -118,10 +118,6 @@ impl RunSpec {
             .with_context(|| format!("{} is not a nested-cv run (no run.json)", dir.display()))?;
         serde_json::from_str(&text).with_context(|| format!("invalid {}", path.display()))
     }
-
-    fn seconds_pair(&self) -> (f64, f64) {
-        self.crop_seconds
-    }
 }
 
 /// `DIR/units/outer-<k>/`.
@@ -349,7 +345,7 @@ pub fn build_report(spec: &RunSpec, dirs: &[PathBuf]) -> anyhow::Result<NestedRe
             cv: &spec.cv,
             grid: &spec.grid,
             fit: &spec.fit,
-            crop_seconds: spec.seconds_pair(),
+            crop_seconds: spec.crop_seconds,
             labels: &spec.labels,
             baselines,
             caching_seconds: caching,
