@@ -11,6 +11,6 @@ pub mod labels;
 pub mod metadata;
 pub mod windows;
 
-pub use audio::{AudioError, Clip, DecodeError, LoadOptions, SourceInfo, load_clip};
+pub use audio::{AudioError, Clip, DecodeError, LoadOptions, SourceInfo, WavStream, load_clip};
 pub use labels::{LabelError, LabelSet};
 pub use metadata::{MetadataError, ModelMetadata};

@@ -31,61 +31,137 @@ pub struct DecodedWav {
     pub cut_from_frames: Option<u64>,
 }
 
+/// A WAV stream decoded incrementally: interleaved `f32` samples in [-1, 1] at the file's own
+/// rate and channel count. [`decode_wav`] reads a whole file through it; the edge streams long
+/// recordings through it without holding them in memory.
+pub struct WavStream<R: Read> {
+    wav: WavReader<R>,
+    encoding: Encoding,
+    /// Samples (over all channels) still to read.
+    remaining: u64,
+    /// Samples announced by the header.
+    announced: u64,
+    scale: f32,
+}
+
+impl<R: Read> WavStream<R> {
+    /// Reads and checks the header.
+    pub fn open(reader: R) -> Result<Self, DecodeError> {
+        let wav = WavReader::new(reader).map_err(header_error)?;
+        let spec = wav.spec();
+        let encoding = match (spec.sample_format, spec.bits_per_sample) {
+            (SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => Encoding::Pcm(bits),
+            (SampleFormat::Float, 32) => Encoding::Float32,
+            (format, bits) => {
+                return Err(DecodeError::UnsupportedEncoding(format!(
+                    "{bits}-bit {}",
+                    match format {
+                        SampleFormat::Int => "integer PCM",
+                        SampleFormat::Float => "float",
+                    }
+                )));
+            }
+        };
+        if spec.sample_rate == 0 {
+            return Err(DecodeError::Malformed("sample rate is 0 Hz".into()));
+        }
+        let announced = u64::from(wav.len());
+        if announced == 0 {
+            return Err(DecodeError::ZeroSamples);
+        }
+        let scale = match encoding {
+            Encoding::Pcm(bits) => 1.0 / (1u64 << (bits - 1)) as f32,
+            Encoding::Float32 => 1.0,
+        };
+        Ok(Self {
+            wav,
+            encoding,
+            remaining: announced,
+            announced,
+            scale,
+        })
+    }
+
+    /// The file's sample rate in Hz.
+    pub fn sample_rate(&self) -> u32 {
+        self.wav.spec().sample_rate
+    }
+
+    /// The file's channel count.
+    pub fn channels(&self) -> u16 {
+        self.wav.spec().channels
+    }
+
+    /// The file's sample encoding.
+    pub fn encoding(&self) -> Encoding {
+        self.encoding
+    }
+
+    /// Frames the header announces.
+    pub fn total_frames(&self) -> u64 {
+        u64::from(self.wav.duration())
+    }
+
+    /// Reads up to `out.len()` interleaved samples (rounded down to whole frames); returns how
+    /// many were written, 0 at the end of the data. Does not allocate.
+    pub fn read_interleaved(&mut self, out: &mut [f32]) -> Result<usize, DecodeError> {
+        let channels = usize::from(self.channels());
+        let wanted = (out.len() / channels * channels).min(self.remaining as usize);
+        let done = self.announced - self.remaining;
+        let mut n = 0;
+        match self.encoding {
+            Encoding::Pcm(_) => {
+                for sample in self.wav.samples::<i32>().take(wanted) {
+                    let value = sample.map_err(|e| data_error(e, self.announced, done, n))?;
+                    out[n] = value as f32 * self.scale;
+                    n += 1;
+                }
+            }
+            Encoding::Float32 => {
+                for sample in self.wav.samples::<f32>().take(wanted) {
+                    let value = sample.map_err(|e| data_error(e, self.announced, done, n))?;
+                    if !value.is_finite() {
+                        return Err(DecodeError::NonFinite {
+                            frame: (done + n as u64) / channels as u64,
+                            value: value.to_string(),
+                        });
+                    }
+                    out[n] = value;
+                    n += 1;
+                }
+            }
+        }
+        if n < wanted {
+            return Err(DecodeError::TruncatedData {
+                expected: self.announced,
+                read: done + n as u64,
+            });
+        }
+        self.remaining -= n as u64;
+        Ok(n)
+    }
+}
+
 /// Decodes a WAV stream, reading at most `max_seconds` of it (the rest is left unread).
 pub fn decode_wav<R: Read>(reader: R, max_seconds: Option<f32>) -> Result<DecodedWav, DecodeError> {
-    let mut wav = WavReader::new(reader).map_err(header_error)?;
-    let spec = wav.spec();
-    let encoding = match (spec.sample_format, spec.bits_per_sample) {
-        (SampleFormat::Int, bits @ (8 | 16 | 24 | 32)) => Encoding::Pcm(bits),
-        (SampleFormat::Float, 32) => Encoding::Float32,
-        (format, bits) => {
-            return Err(DecodeError::UnsupportedEncoding(format!(
-                "{bits}-bit {}",
-                match format {
-                    SampleFormat::Int => "integer PCM",
-                    SampleFormat::Float => "float",
-                }
-            )));
-        }
-    };
-    if spec.sample_rate == 0 {
-        return Err(DecodeError::Malformed("sample rate is 0 Hz".into()));
-    }
-    let channels = usize::from(spec.channels);
-    let total_frames = u64::from(wav.duration());
-    if total_frames == 0 {
-        return Err(DecodeError::ZeroSamples);
-    }
+    let mut stream = WavStream::open(reader)?;
+    let sample_rate = stream.sample_rate();
+    let channels = usize::from(stream.channels());
+    let total_frames = stream.total_frames();
     let frames = max_seconds.map_or(total_frames, |seconds| {
-        let limit = (f64::from(seconds) * f64::from(spec.sample_rate)).ceil() as u64;
+        let limit = (f64::from(seconds) * f64::from(sample_rate)).ceil() as u64;
         limit.min(total_frames)
     });
-    let wanted = frames * channels as u64;
-
-    let interleaved: Vec<f32> = match encoding {
-        Encoding::Pcm(bits) => {
-            let scale = 1.0 / (1u64 << (bits - 1)) as f32;
-            let mut out = Vec::with_capacity(wanted as usize);
-            for sample in wav.samples::<i32>().take(wanted as usize) {
-                out.push(sample.map_err(|e| data_error(e, wanted, out.len()))? as f32 * scale);
-            }
-            out
+    let mut interleaved = vec![0.0; (frames as usize) * channels];
+    let mut filled = 0;
+    while filled < interleaved.len() {
+        let n = stream.read_interleaved(&mut interleaved[filled..])?;
+        if n == 0 {
+            break;
         }
-        Encoding::Float32 => {
-            let mut out = Vec::with_capacity(wanted as usize);
-            for sample in wav.samples::<f32>().take(wanted as usize) {
-                let value = sample.map_err(|e| data_error(e, wanted, out.len()))?;
-                if !value.is_finite() {
-                    return Err(DecodeError::NonFinite {
-                        frame: (out.len() / channels) as u64,
-                        value: value.to_string(),
-                    });
-                }
-                out.push(value);
-            }
-            out
-        }
-    };
+        filled += n;
+    }
+    interleaved.truncate(filled);
 
     let samples = if channels == 1 {
         interleaved
@@ -98,9 +174,9 @@ pub fn decode_wav<R: Read>(reader: R, max_seconds: Option<f32>) -> Result<Decode
     };
     Ok(DecodedWav {
         samples,
-        sample_rate: spec.sample_rate,
-        channels: spec.channels,
-        encoding,
+        sample_rate,
+        channels: stream.channels(),
+        encoding: stream.encoding(),
         cut_from_frames: (frames < total_frames).then_some(total_frames),
     })
 }
@@ -125,11 +201,11 @@ fn header_error(err: hound::Error) -> DecodeError {
     }
 }
 
-fn data_error(err: hound::Error, expected: u64, read: usize) -> DecodeError {
+fn data_error(err: hound::Error, expected: u64, done: u64, read: usize) -> DecodeError {
     match err {
         hound::Error::IoError(io) if is_short_read(&io) => DecodeError::TruncatedData {
             expected,
-            read: read as u64,
+            read: done + read as u64,
         },
         hound::Error::IoError(io) => DecodeError::Io(io),
         other => DecodeError::Malformed(other.to_string()),

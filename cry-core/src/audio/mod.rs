@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
-pub use decode::{DecodedWav, Encoding, decode_wav};
+pub use decode::{DecodedWav, Encoding, WavStream, decode_wav};
 pub use error::{AudioError, DecodeError};
 pub use resample::resample;
 
