@@ -16,7 +16,7 @@ fi
 
 # Debian's rustc-web ships the arm64 standard library that rustup cannot fetch here; cargo
 # (any recent one) drives it.
-export RUSTC=/usr/bin/rustc
+export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
 # Tests and `cargo run` go through qemu; the integration tests also use EDGE_INFER_RUNNER to
 # start the binary under qemu without binfmt_misc.
