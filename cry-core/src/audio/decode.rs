@@ -102,8 +102,9 @@ impl<R: Read> WavStream<R> {
         u64::from(self.wav.duration())
     }
 
-    /// Reads up to `out.len()` interleaved samples (rounded down to whole frames); returns how
-    /// many were written, 0 at the end of the data. Does not allocate.
+    /// Reads up to `out.len()` interleaved samples (rounded down to whole frames; `out` must hold
+    /// at least one frame); returns how many were written, 0 at the end of the data. Does not
+    /// allocate.
     pub fn read_interleaved(&mut self, out: &mut [f32]) -> Result<usize, DecodeError> {
         let channels = usize::from(self.channels());
         let wanted = (out.len() / channels * channels).min(self.remaining as usize);
