@@ -108,22 +108,6 @@ impl GraphBuilder {
         });
     }
 
-    /// Appends a node with several outputs.
-    pub fn node_multi(&mut self, op: &str, inputs: &[&str], outputs: usize) -> Vec<String> {
-        let outs: Vec<String> = (0..outputs)
-            .map(|_| self.fresh(&op.to_lowercase()))
-            .collect();
-        let name = self.fresh(op);
-        self.nodes.push(NodeProto {
-            name,
-            op_type: op.to_string(),
-            input: inputs.iter().map(ToString::to_string).collect(),
-            output: outs.clone(),
-            ..NodeProto::default()
-        });
-        outs
-    }
-
     /// Number of nodes of each op type.
     pub fn op_counts(&self) -> std::collections::BTreeMap<String, usize> {
         let mut counts = std::collections::BTreeMap::new();
