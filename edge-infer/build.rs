@@ -1,7 +1,11 @@
 //! Records the tract version from the workspace's Cargo.lock for `edge-infer bench`.
 
 fn main() {
-    let lock = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../Cargo.lock");
+    // Read at run time: a build script compiled for one checkout can be reused for another, and
+    // `env!` would keep pointing at the first (found when a deleted CI clone left "unknown").
+    let manifest_dir =
+        std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let lock = std::path::Path::new(&manifest_dir).join("../Cargo.lock");
     println!("cargo:rerun-if-changed={}", lock.display());
     let text = std::fs::read_to_string(&lock).unwrap_or_default();
     let version = text
