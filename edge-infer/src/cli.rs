@@ -133,6 +133,18 @@ impl DetectorArgs {
     }
 }
 
+/// What `stream` and `listen` share: the capture ring, the model and the detector.
+#[derive(Debug, Args)]
+pub struct PipelineArgs {
+    /// Capacity of the capture ring in seconds.
+    #[arg(long, default_value_t = 2.0)]
+    pub ring_seconds: f32,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub detector: DetectorArgs,
+}
+
 /// `classify` arguments.
 #[derive(Debug, Args)]
 pub struct ClassifyArgs {
@@ -170,13 +182,8 @@ pub struct StreamArgs {
     /// Pace the input like a live device (what the ring cannot take is dropped and counted).
     #[arg(long)]
     pub realtime: bool,
-    /// Capacity of the capture ring in seconds.
-    #[arg(long, default_value_t = 2.0)]
-    pub ring_seconds: f32,
     #[command(flatten)]
-    pub model: ModelArgs,
-    #[command(flatten)]
-    pub detector: DetectorArgs,
+    pub pipeline: PipelineArgs,
 }
 
 /// `listen` arguments.
@@ -185,13 +192,8 @@ pub struct ListenArgs {
     /// Input device name or id (see `devices`); the default input when absent.
     #[arg(long)]
     pub device: Option<String>,
-    /// Capacity of the capture ring in seconds.
-    #[arg(long, default_value_t = 2.0)]
-    pub ring_seconds: f32,
     #[command(flatten)]
-    pub model: ModelArgs,
-    #[command(flatten)]
-    pub detector: DetectorArgs,
+    pub pipeline: PipelineArgs,
 }
 
 /// `devices` arguments.
@@ -339,7 +341,7 @@ fn install_interrupt_handler() -> anyhow::Result<()> {
 }
 
 fn stream(args: &StreamArgs) -> anyhow::Result<i32> {
-    let config = args.detector.config()?;
+    let config = args.pipeline.detector.config()?;
     let raw = args.format.is_some() || args.rate.is_some() || args.channels.is_some();
     let (source, pace): (Box<dyn AudioSource + Send>, Pace) = if args.input == "-" {
         let format = Format {
@@ -367,11 +369,11 @@ fn stream(args: &StreamArgs) -> anyhow::Result<i32> {
         let source = WavFileSource::open(Path::new(&args.input))?;
         (Box::new(source), pace(args.realtime))
     };
-    let engine = args.model.load()?;
+    let engine = args.pipeline.model.load()?;
     install_interrupt_handler()?;
     // The feeder thread is not joined: after Ctrl-C it may be blocked reading stdin, and it
     // ends with the process.
-    let (mut ring, _feeder) = spawn_feeder(source, pace, args.ring_seconds);
+    let (mut ring, _feeder) = spawn_feeder(source, pace, args.pipeline.ring_seconds);
     let mut detector =
         Detector::new(engine.session()?, &engine.metadata().labels, config).map_err(UsageError)?;
     let mut stdout = std::io::stdout().lock();
@@ -389,10 +391,10 @@ fn pace(realtime: bool) -> Pace {
 }
 
 fn listen(args: &ListenArgs) -> anyhow::Result<i32> {
-    let config = args.detector.config()?;
-    let engine = args.model.load()?;
+    let config = args.pipeline.detector.config()?;
+    let engine = args.pipeline.model.load()?;
     install_interrupt_handler()?;
-    let mut capture = capture::open(args.device.as_deref(), args.ring_seconds)?;
+    let mut capture = capture::open(args.device.as_deref(), args.pipeline.ring_seconds)?;
     log::info!(
         "listening on `{}` ({} Hz, {} ch); Ctrl-C stops",
         capture.device,
@@ -440,7 +442,7 @@ fn reopen(args: &ListenArgs, stop: &AtomicBool) -> Option<capture::Capture> {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        match capture::open(args.device.as_deref(), args.ring_seconds) {
+        match capture::open(args.device.as_deref(), args.pipeline.ring_seconds) {
             Ok(capture) => return Some(capture),
             Err(e) => log::warn!(
                 "{e}; retrying in {:.1} s",

@@ -20,6 +20,29 @@ fn probs_of(v: &Value, key: &str) -> Vec<f64> {
         .collect()
 }
 
+/// `classify FILE --model MODEL`, which must succeed, as JSON lines.
+fn classify_lines(file: &std::path::Path, model: &str) -> Vec<Value> {
+    json_lines(&succeeded(edge(&[
+        "classify",
+        file.to_str().unwrap(),
+        "--model",
+        model,
+    ])))
+}
+
+/// `stream --input FILE --model MODEL EXTRA...`, which must succeed, as JSON lines.
+fn stream_lines(input: &std::path::Path, model: &str, extra: &[&str]) -> Vec<Value> {
+    let mut args = vec![
+        "stream",
+        "--input",
+        input.to_str().unwrap(),
+        "--model",
+        model,
+    ];
+    args.extend_from_slice(extra);
+    json_lines(&succeeded(edge(&args)))
+}
+
 #[test]
 fn classify_prints_one_object_per_file_and_reports_bad_files() {
     let dir = tempfile::tempdir().unwrap();
@@ -95,23 +118,8 @@ fn streaming_a_clip_matches_classify() {
     // 6 s at the model rate: classify's windows start at 0..3 s, the stream's end at 3..6 s.
     let clip = dir.path().join("clip.wav");
     write_wav(&clip, &loud(6.0, 16_000, 3), 16_000);
-    let classified = json_lines(&succeeded(edge(&[
-        "classify",
-        clip.to_str().unwrap(),
-        "--model",
-        model,
-    ])));
-    let streamed = json_lines(&succeeded(edge(&[
-        "stream",
-        "--input",
-        clip.to_str().unwrap(),
-        "--model",
-        model,
-        "--smooth",
-        "32",
-        "--gate-dbfs",
-        "-120",
-    ])));
+    let classified = classify_lines(&clip, model);
+    let streamed = stream_lines(&clip, model, &["--smooth", "32", "--gate-dbfs", "-120"]);
     let windows: Vec<&Value> = streamed.iter().filter(|v| v["type"] == "window").collect();
     let ends: Vec<f64> = windows.iter().map(|w| w["t"].as_f64().unwrap()).collect();
     assert_eq!(ends, [3.0, 4.0, 5.0, 6.0]);
@@ -137,23 +145,8 @@ fn streaming_a_clip_matches_classify() {
 
     // A bundled 8 kHz clip goes through the streaming resampler and gets the same label.
     let sample = sample("tired");
-    let classified = json_lines(&succeeded(edge(&[
-        "classify",
-        sample.to_str().unwrap(),
-        "--model",
-        model,
-    ])));
-    let streamed = json_lines(&succeeded(edge(&[
-        "stream",
-        "--input",
-        sample.to_str().unwrap(),
-        "--model",
-        model,
-        "--smooth",
-        "32",
-        "--gate-dbfs",
-        "-120",
-    ])));
+    let classified = classify_lines(&sample, model);
+    let streamed = stream_lines(&sample, model, &["--smooth", "32", "--gate-dbfs", "-120"]);
     let last = streamed
         .iter()
         .rev()
@@ -171,19 +164,11 @@ fn the_gate_suppresses_silence_and_events_follow_a_cry() {
     let clip = dir.path().join("cry.wav");
     write_wav(&clip, &audio, 16_000);
     let model = tiny_model("int8");
-    let lines = json_lines(&succeeded(edge(&[
-        "stream",
-        "--input",
-        clip.to_str().unwrap(),
-        "--model",
+    let lines = stream_lines(
+        &clip,
         model.to_str().unwrap(),
-        "--debounce",
-        "2",
-        "--calm-windows",
-        "2",
-        "--smooth",
-        "32",
-    ])));
+        &["--debounce", "2", "--calm-windows", "2", "--smooth", "32"],
+    );
     let windows: Vec<&Value> = lines.iter().filter(|v| v["type"] == "window").collect();
     for w in &windows {
         let t = w["t"].as_f64().unwrap();
@@ -379,13 +364,7 @@ fn stdin_pcm_streams_like_the_file() {
     let audio = loud(5.0, 16_000, 11);
     let clip = dir.path().join("clip.wav");
     write_wav(&clip, &audio, 16_000);
-    let from_file = json_lines(&succeeded(edge(&[
-        "stream",
-        "--input",
-        clip.to_str().unwrap(),
-        "--model",
-        model,
-    ])));
+    let from_file = stream_lines(&clip, model, &[]);
     // The same 16-bit samples as the WAV holds.
     let pcm: Vec<u8> = audio
         .iter()

@@ -354,30 +354,29 @@ impl<C: Classifier> Detector<C> {
         {
             self.active = Some((label, t));
             self.summary.cry_events += 1;
-            self.line.clear();
-            self.line.push_str("{\"type\":\"cry\",\"t\":");
-            push_f64(&mut self.line, t, 3);
-            self.line.push_str(",\"label\":");
-            push_str(&mut self.line, &self.labels[label]);
-            self.line.push_str(",\"confidence\":");
-            push_f64(&mut self.line, f64::from(self.smoothed[label]), 4);
-            self.line.push_str("}\n");
-            out.write_all(self.line.as_bytes())?;
+            let confidence = f64::from(self.smoothed[label]);
+            write_event(
+                &mut self.line,
+                out,
+                "cry",
+                t,
+                ("label", &self.labels[label]),
+                ("confidence", confidence, 4),
+            )?;
         }
         if let Some((label, since)) = self.active
             && self.quiet_run >= self.config.calm_windows
         {
             self.active = None;
             self.summary.calm_events += 1;
-            self.line.clear();
-            self.line.push_str("{\"type\":\"calm\",\"t\":");
-            push_f64(&mut self.line, t, 3);
-            self.line.push_str(",\"after\":");
-            push_str(&mut self.line, &self.labels[label]);
-            self.line.push_str(",\"cry_started\":");
-            push_f64(&mut self.line, since, 3);
-            self.line.push_str("}\n");
-            out.write_all(self.line.as_bytes())?;
+            write_event(
+                &mut self.line,
+                out,
+                "calm",
+                t,
+                ("after", &self.labels[label]),
+                ("cry_started", since, 3),
+            )?;
         }
         Ok(())
     }
@@ -423,6 +422,33 @@ impl<C: Classifier> Detector<C> {
         out.write_all(line.as_bytes())?;
         out.flush()
     }
+}
+
+/// Writes an event line `{"type":kind,"t":t,text.0:text.1,number.0:number.1}` through the
+/// reused `line` buffer (no allocation once it has grown).
+fn write_event(
+    line: &mut String,
+    out: &mut dyn Write,
+    kind: &str,
+    t: f64,
+    text: (&str, &str),
+    number: (&str, f64, usize),
+) -> std::io::Result<()> {
+    line.clear();
+    line.push_str("{\"type\":");
+    push_str(line, kind);
+    line.push_str(",\"t\":");
+    push_f64(line, t, 3);
+    line.push(',');
+    push_str(line, text.0);
+    line.push(':');
+    push_str(line, text.1);
+    line.push(',');
+    push_str(line, number.0);
+    line.push(':');
+    push_f64(line, number.1, number.2);
+    line.push_str("}\n");
+    out.write_all(line.as_bytes())
 }
 
 /// Averages interleaved frames to mono.
