@@ -169,6 +169,9 @@ fn folds_png(path: &Path, report: &NestedReport) -> anyhow::Result<()> {
             *color,
         ));
     }
+    // The model last, so it stays visible where it equals a baseline (a model that always
+    // predicts the majority class draws exactly the majority line).
+    series.rotate_left(1);
     for (name, values, color) in series {
         let points: Vec<(f64, f64)> = values
             .iter()
