@@ -9,6 +9,7 @@ pub mod audio;
 pub mod contract;
 pub mod labels;
 pub mod metadata;
+pub mod scoring;
 pub mod windows;
 
 pub use audio::{AudioError, Clip, DecodeError, LoadOptions, SourceInfo, WavStream, load_clip};

@@ -2,6 +2,7 @@
 //! (window and hop from `cry-core`) averaged, then a softmax.
 
 use cry_core::contract::HOP_SAMPLES;
+use cry_core::scoring::{argmax, softmax};
 use cry_core::windows::{copy_window, window_starts};
 
 use crate::engine::{Classifier, EngineError};
@@ -46,30 +47,6 @@ pub fn score_clip(
         probabilities,
         windows: starts.len(),
     })
-}
-
-/// Numerically stable softmax of `logits` into `out` (same length). Does not allocate.
-pub fn softmax(logits: &[f32], out: &mut [f32]) {
-    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut total = 0.0;
-    for (o, l) in out.iter_mut().zip(logits) {
-        *o = (l - max).exp();
-        total += *o;
-    }
-    for o in out.iter_mut() {
-        *o /= total;
-    }
-}
-
-/// Index of the largest value (the first on ties).
-pub fn argmax(values: &[f32]) -> usize {
-    let mut best = 0;
-    for (i, v) in values.iter().enumerate() {
-        if *v > values[best] {
-            best = i;
-        }
-    }
-    best
 }
 
 #[cfg(test)]

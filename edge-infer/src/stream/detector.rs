@@ -15,7 +15,7 @@ use super::json::{push_f64, push_str};
 use super::resample::StreamResampler;
 use super::source::{AudioSource, Format, Read, SourceError};
 use crate::engine::{Classifier, EngineError, MAX_CLASSES};
-use crate::scoring::{argmax, softmax};
+use cry_core::scoring::{argmax, softmax};
 
 /// The longest smoothing history (`--smooth`).
 pub const MAX_SMOOTHING: usize = 32;

@@ -17,7 +17,7 @@ use crate::export::{burn_logits, to_onnx};
 use crate::model::checkpoint::{Checkpoint, weights_file};
 use crate::report::write_json;
 use crate::train::cache::checkpoint_hash;
-use crate::train::fit::argmax;
+use cry_core::scoring::argmax;
 
 /// fp32 exports must match burn within this (max absolute logit difference).
 pub const FP32_TOLERANCE: f32 = 1e-3;

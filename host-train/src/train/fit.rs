@@ -5,6 +5,7 @@ use burn::module::{Module, Param};
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
+use cry_core::scoring::argmax;
 use rand::Rng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -184,17 +185,6 @@ pub fn score_clips(
                 .expect("f32 logits")
         })
         .collect()
-}
-
-/// Index of the largest value (the first on ties).
-pub fn argmax(values: &[f32]) -> usize {
-    values
-        .iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
-            if v > best.1 { (i, v) } else { best }
-        })
-        .0
 }
 
 /// Mean cross-entropy of clip logits against their labels.

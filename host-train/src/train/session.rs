@@ -13,7 +13,7 @@ use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 use super::features::BoundaryFeatures;
-use super::fit::{EpochLog, FitData, FitOutcome, FitSettings, argmax, fit, score_clips};
+use super::fit::{EpochLog, FitData, FitOutcome, FitSettings, fit, score_clips};
 use super::grid::{Grid, HyperParams};
 use crate::cv::InnerFold;
 use crate::eval::{MeanStd, Metrics};
@@ -21,6 +21,7 @@ use crate::model::boundary::Boundary;
 use crate::model::{HubertConfig, HubertForSequenceClassification};
 use crate::report::write_json;
 use crate::seed;
+use cry_core::scoring::argmax;
 
 /// One fit scored on one held-out part.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,0 +1,58 @@
+//! How logits become a decision, identically on the host (evaluation, export checks) and the
+//! edge (`classify`, streaming).
+
+/// Index of the largest value (the first on ties). NaN never wins; an empty slice, or one with no
+/// comparable value, gives 0.
+pub fn argmax(values: &[f32]) -> usize {
+    values
+        .iter()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+            if v > best.1 { (i, v) } else { best }
+        })
+        .0
+}
+
+/// Numerically stable softmax of `logits` into `out` (same length). Does not allocate.
+///
+/// # Panics
+/// If the lengths differ.
+pub fn softmax(logits: &[f32], out: &mut [f32]) {
+    assert_eq!(
+        logits.len(),
+        out.len(),
+        "softmax: logits and output differ in length"
+    );
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let mut total = 0.0;
+    for (o, l) in out.iter_mut().zip(logits) {
+        *o = (l - max).exp();
+        total += *o;
+    }
+    for o in out.iter_mut() {
+        *o /= total;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argmax_takes_the_first_maximum_and_skips_nan() {
+        assert_eq!(argmax(&[0.1, 0.7, 0.7, -1.0]), 1);
+        assert_eq!(argmax(&[f32::NAN, 0.2, 0.1]), 1);
+        assert_eq!(argmax(&[-3.0, -2.0]), 1);
+        assert_eq!(argmax(&[]), 0);
+    }
+
+    #[test]
+    fn softmax_sums_to_one_and_keeps_the_order() {
+        let mut out = [0.0; 3];
+        softmax(&[1000.0, 1001.0, 999.0], &mut out);
+        assert!((out.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        assert_eq!(argmax(&out), 1);
+        let expected = 1.0 / (1.0 + (-1.0f32).exp() + (-2.0f32).exp());
+        assert!((out[1] - expected).abs() < 1e-6, "{out:?}");
+    }
+}
