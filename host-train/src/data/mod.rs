@@ -1,16 +1,21 @@
 //! Datasets: scanning, decoding, leakage groups and duplicate collapse.
 
 mod group;
+mod label_map;
 mod scan;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use cry_core::audio::{LoadOptions, read_wav};
 use cry_core::{LabelSet, SourceInfo};
 use serde::Serialize;
 
-pub use group::{donateacry_uuid, group_from_stem, strip_copy_suffix};
+pub use group::{
+    GroupPatternError, GroupRules, Grouping, Recogniser, donateacry_uuid, esc50_clip,
+    group_from_stem, segment_recording, strip_augmentation_prefix, strip_copy_suffix,
+};
+pub use label_map::{LabelMap, LabelMapError, Mapped, donateacry_reason, same_reason};
 pub use scan::{Candidate, Scan, read_manifest, relative, scan_folders};
 
 /// Why a dataset cannot be used at all. A single bad file is never one of these: it is
@@ -65,16 +70,34 @@ pub struct Skipped {
     pub reason: String,
 }
 
-/// A file dropped because its decoded audio equals an earlier file's.
+/// A file dropped because its decoded audio equals an earlier file's of the same label.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Duplicate {
     /// The dropped file, relative to the data root.
     pub path: String,
     /// The file that was kept.
     pub kept: String,
-    /// Both files' labels, when they differ (a label conflict in the source data).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub conflicting_labels: Option<(String, String)>,
+}
+
+/// Files with identical decoded audio under different labels: the source data contradicts
+/// itself, so none of them is used.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct LabelConflict {
+    /// The files, relative to the data root, in path order.
+    pub paths: Vec<String>,
+    /// Each file's label (after the label map), in the same order.
+    pub labels: Vec<String>,
+}
+
+/// A Donate-a-cry file whose name's reason code disagrees with the folder it sits in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct ReasonMismatch {
+    /// The file, relative to the data root.
+    pub path: String,
+    /// Its folder (or manifest) label, before the label map.
+    pub label: String,
+    /// The reason its name's code stands for.
+    pub code_reason: String,
 }
 
 /// One usable clip.
@@ -89,6 +112,10 @@ pub struct ClipEntry {
     pub label: usize,
     /// Leakage group.
     pub group: String,
+    /// What formed the group.
+    pub recogniser: Recogniser,
+    /// A transformed copy of another recording (its name has an augmentation prefix).
+    pub augmented: bool,
     /// BLAKE3 of the decoded (mono, source-rate) samples and their rate.
     pub audio_hash: String,
     /// The file's format.
@@ -123,6 +150,19 @@ pub struct Dataset {
     pub skipped: Vec<Skipped>,
     /// Duplicates collapsed into an earlier file.
     pub duplicates: Vec<Duplicate>,
+    /// Identical audio under different labels: all such files excluded.
+    pub conflicts: Vec<LabelConflict>,
+    /// Donate-a-cry names whose reason code disagrees with their label.
+    pub reason_mismatches: Vec<ReasonMismatch>,
+}
+
+/// How a dataset's classes and leakage groups are formed from its files.
+#[derive(Debug, Clone, Default)]
+pub struct DataRules {
+    /// The group pattern above the built-in recognisers.
+    pub groups: GroupRules,
+    /// Renames, merges, drops and the classes kept.
+    pub labels: LabelMap,
 }
 
 /// Where a dataset comes from.
@@ -142,6 +182,17 @@ impl Dataset {
     pub fn load(
         source: &DataSource,
         options: &LoadOptions,
+        on_file: impl FnMut(usize, usize),
+    ) -> Result<Self, DatasetError> {
+        Self::load_with(source, &DataRules::default(), options, on_file)
+    }
+
+    /// [`Dataset::load`] with label and group rules: clips whose label the map drops are
+    /// skipped with the reason, groups follow `rules.groups`.
+    pub fn load_with(
+        source: &DataSource,
+        rules: &DataRules,
+        options: &LoadOptions,
         mut on_file: impl FnMut(usize, usize),
     ) -> Result<Self, DatasetError> {
         let root = source.root.clone();
@@ -155,6 +206,28 @@ impl Dataset {
             Some(manifest) => read_manifest(manifest, &root)?,
             None => scan_folders(&root)?,
         };
+        let reason_mismatches = reason_mismatches(&candidates);
+        let seen: BTreeSet<String> = candidates.iter().map(|c| c.label.clone()).collect();
+        let (unused_rules, unused_classes) = rules.labels.unused(&seen);
+        for from in unused_rules {
+            log::warn!("label map: no clip is labelled {from:?}");
+        }
+        for class in unused_classes {
+            log::warn!("label map: no clip maps to the kept class {class:?}");
+        }
+        candidates.retain_mut(|c| match rules.labels.apply(&c.label) {
+            Mapped::Class(class) => {
+                c.label = class;
+                true
+            }
+            Mapped::Dropped(reason) => {
+                skipped.push(Skipped {
+                    path: c.rel.clone(),
+                    reason,
+                });
+                false
+            }
+        });
         // Originals sort before their `- Copy`s, so a collapsed duplicate keeps the original.
         candidates.sort_by_cached_key(|c| {
             let stem = stem_of(&c.rel);
@@ -194,37 +267,71 @@ impl Dataset {
             on_file(i + 1, total);
         }
 
-        let mut kept_by_hash: HashMap<String, (String, String)> = HashMap::new();
+        let mut kept_by_hash: HashMap<String, usize> = HashMap::new();
+        let mut conflicted: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
         let mut duplicates = Vec::new();
-        let mut unique = Vec::with_capacity(decoded.len());
-        for (candidate, hash, source, seconds) in decoded {
-            if let Some((kept, kept_label)) = kept_by_hash.get(&hash) {
-                let conflicting_labels = (kept_label != &candidate.label)
-                    .then(|| (kept_label.clone(), candidate.label.clone()));
-                let reason = match &conflicting_labels {
-                    Some((a, b)) => {
-                        format!("identical audio to {kept} (label conflict: {a} vs {b}; kept {a})")
-                    }
-                    None => format!("identical audio to {kept}"),
-                };
+        let mut unique: Vec<(Candidate, String, SourceInfo, f64)> =
+            Vec::with_capacity(decoded.len());
+        let mut dropped: Vec<(Candidate, String, SourceInfo, f64)> = Vec::new();
+        for entry in decoded {
+            let (candidate, hash) = (&entry.0, &entry.1);
+            if let Some(&first) = kept_by_hash.get(hash) {
+                let kept = &unique[first].0;
+                if kept.label != candidate.label {
+                    conflicted.entry(first).or_default().push(dropped.len());
+                    dropped.push(entry);
+                    continue;
+                }
+                let reason = format!("identical audio to {}", kept.rel);
                 log::info!("{}: {reason}", candidate.rel);
-                skipped.push(Skipped {
-                    path: candidate.rel.clone(),
-                    reason,
-                });
                 duplicates.push(Duplicate {
-                    path: candidate.rel,
-                    kept: kept.clone(),
-                    conflicting_labels,
+                    path: candidate.rel.clone(),
+                    kept: kept.rel.clone(),
+                });
+                skipped.push(Skipped {
+                    path: entry.0.rel,
+                    reason,
                 });
                 continue;
             }
-            kept_by_hash.insert(
-                hash.clone(),
-                (candidate.rel.clone(), candidate.label.clone()),
-            );
-            unique.push((candidate, hash, source, seconds));
+            kept_by_hash.insert(hash.clone(), unique.len());
+            unique.push(entry);
         }
+        let mut conflicts = Vec::new();
+        for (&first, others) in &conflicted {
+            let mut members: Vec<(&str, &str)> = std::iter::once(first)
+                .map(|i| (unique[i].0.rel.as_str(), unique[i].0.label.as_str()))
+                .chain(
+                    others
+                        .iter()
+                        .map(|&i| (dropped[i].0.rel.as_str(), dropped[i].0.label.as_str())),
+                )
+                .collect();
+            members.sort();
+            let listing = members
+                .iter()
+                .map(|(path, label)| format!("{path} ({label})"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            log::warn!("identical audio under different labels, all excluded: {listing}");
+            for (path, _) in &members {
+                skipped.push(Skipped {
+                    path: path.to_string(),
+                    reason: format!("identical audio under different labels: {listing}"),
+                });
+            }
+            conflicts.push(LabelConflict {
+                paths: members.iter().map(|m| m.0.to_string()).collect(),
+                labels: members.iter().map(|m| m.1.to_string()).collect(),
+            });
+        }
+        let excluded: std::collections::HashSet<usize> = conflicted.keys().copied().collect();
+        let unique: Vec<_> = unique
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| !excluded.contains(i))
+            .map(|(_, entry)| entry)
+            .collect();
 
         if unique.is_empty() {
             return Err(DatasetError::NoUsableClips {
@@ -239,19 +346,23 @@ impl Dataset {
         }
         let mut clips: Vec<ClipEntry> = unique
             .into_iter()
-            .map(|(candidate, audio_hash, source, seconds)| ClipEntry {
-                group: candidate
-                    .group
-                    .clone()
-                    .unwrap_or_else(|| group_from_stem(&stem_of(&candidate.rel))),
-                label: labels
-                    .index_of(&candidate.label)
-                    .expect("label from this set"),
-                path: candidate.path,
-                rel: candidate.rel,
-                audio_hash,
-                source,
-                seconds,
+            .map(|(candidate, audio_hash, source, seconds)| {
+                let grouping = rules
+                    .groups
+                    .group(&candidate.rel, candidate.group.as_deref());
+                ClipEntry {
+                    group: grouping.key,
+                    recogniser: grouping.recogniser,
+                    augmented: grouping.augmented,
+                    label: labels
+                        .index_of(&candidate.label)
+                        .expect("label from this set"),
+                    path: candidate.path,
+                    rel: candidate.rel,
+                    audio_hash,
+                    source,
+                    seconds,
+                }
             })
             .collect();
         clips.sort_by(|a, b| a.rel.cmp(&b.rel));
@@ -262,6 +373,8 @@ impl Dataset {
             clips,
             skipped,
             duplicates,
+            conflicts,
+            reason_mismatches,
         })
     }
 
@@ -299,6 +412,26 @@ impl Dataset {
         }
         out
     }
+}
+
+/// Donate-a-cry files (a UUID name) whose reason code names another reason than their label.
+fn reason_mismatches(candidates: &[Candidate]) -> Vec<ReasonMismatch> {
+    let mut out: Vec<ReasonMismatch> = candidates
+        .iter()
+        .filter_map(|c| {
+            let stem = stem_of(&c.rel);
+            let (base, _) = strip_augmentation_prefix(strip_copy_suffix(&stem));
+            donateacry_uuid(base)?;
+            let reason = donateacry_reason(base)?;
+            (!same_reason(&c.label, reason)).then(|| ReasonMismatch {
+                path: c.rel.clone(),
+                label: c.label.clone(),
+                code_reason: reason.to_string(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
 }
 
 fn stem_of(rel: &str) -> String {

@@ -152,28 +152,146 @@ fn identical_audio_is_collapsed_and_reported() {
     clip(root, "tired/c.wav", 320.0);
     let ds = load(root).unwrap();
     let used: Vec<&str> = ds.clips.iter().map(|c| c.rel.as_str()).collect();
-    assert_eq!(used, ["hungry/a.wav", "hungry/b.wav", "tired/c.wav"]);
-    assert_eq!(ds.duplicates.len(), 2);
-    let copy = ds
-        .duplicates
-        .iter()
-        .find(|d| d.path == "hungry/a - Copy.wav")
-        .unwrap();
-    assert_eq!(copy.kept, "hungry/a.wav");
-    assert_eq!(copy.conflicting_labels, None);
-    let conflict = ds
-        .duplicates
-        .iter()
-        .find(|d| d.path == "tired/b2.wav")
-        .unwrap();
+    // The same audio under `hungry` and `tired` contradicts itself: neither copy is used.
+    assert_eq!(used, ["hungry/a.wav", "tired/c.wav"]);
     assert_eq!(
-        conflict.conflicting_labels,
-        Some(("hungry".to_string(), "tired".to_string()))
+        ds.duplicates,
+        [Duplicate {
+            path: "hungry/a - Copy.wav".into(),
+            kept: "hungry/a.wav".into()
+        }]
     );
+    assert_eq!(
+        ds.conflicts,
+        [LabelConflict {
+            paths: vec!["hungry/b.wav".into(), "tired/b2.wav".into()],
+            labels: vec!["hungry".into(), "tired".into()],
+        }]
+    );
+    for path in ["hungry/b.wav", "tired/b2.wav"] {
+        assert!(
+            ds.skipped
+                .iter()
+                .any(|s| s.path == path && s.reason.contains("different labels")),
+            "{path}: {:?}",
+            ds.skipped
+        );
+    }
+}
+
+fn load_with(root: &Path, rules: &DataRules) -> Result<Dataset, DatasetError> {
+    let source = DataSource {
+        root: root.to_path_buf(),
+        manifest: None,
+    };
+    Dataset::load_with(&source, rules, &LoadOptions::default(), |_, _| {})
+}
+
+#[test]
+fn label_map_renames_merges_drops_and_keeps_classes() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    clip(root, "belly pain/a.wav", 300.0);
+    clip(root, "lonely/b.wav", 310.0);
+    clip(root, "discomfort/c.wav", 320.0);
+    clip(root, "unknown/d.wav", 330.0);
+    clip(root, "tired/e.wav", 340.0);
+    let mut rules = DataRules::default();
+    for rule in ["belly pain=belly_pain", "lonely=discomfort", "unknown="] {
+        rules.labels.add_rule(rule).unwrap();
+    }
+    let ds = load_with(root, &rules).unwrap();
+    assert_eq!(ds.labels.names(), ["belly_pain", "discomfort", "tired"]);
+    let label_of = |rel: &str| {
+        let c = ds.clips.iter().find(|c| c.rel == rel).unwrap();
+        ds.labels.names()[c.label].clone()
+    };
+    assert_eq!(label_of("lonely/b.wav"), "discomfort");
+    assert_eq!(label_of("discomfort/c.wav"), "discomfort");
     assert!(
         ds.skipped
             .iter()
-            .any(|s| s.path == "tired/b2.wav" && s.reason.contains("conflict"))
+            .any(|s| s.path == "unknown/d.wav" && s.reason.contains("dropped"))
+    );
+
+    rules.labels.keep_classes(["discomfort", "tired"]).unwrap();
+    let ds = load_with(root, &rules).unwrap();
+    assert_eq!(ds.labels.names(), ["discomfort", "tired"]);
+    assert!(ds.skipped.iter().any(|s| s.path == "belly pain/a.wav"));
+}
+
+#[test]
+fn groups_name_their_recogniser_and_augmented_copies_join_their_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let source = format!("{UUID_A}-1430130772174-1.7-m-48-hu");
+    clip(root, &format!("hungry/{source}.wav"), 300.0);
+    clip(root, &format!("hungry/generated1_{source}.wav"), 305.0);
+    clip(root, "cry/1-211527-A.wav", 310.0);
+    clip(root, "cry/1-211527-B.wav", 315.0);
+    clip(root, "cry/margot.m4a_3.wav", 320.0);
+    clip(root, "cry/margot.m4a_4.wav", 325.0);
+    clip(root, "cry/lone.wav", 330.0);
+    let ds = load(root).unwrap();
+    let of = |rel: &str| ds.clips.iter().find(|c| c.rel == rel).unwrap().clone();
+    let original = of(&format!("hungry/{source}.wav"));
+    let copy = of(&format!("hungry/generated1_{source}.wav"));
+    assert_eq!(original.group, copy.group);
+    assert!(copy.augmented && !original.augmented);
+    assert_eq!(copy.recogniser, Recogniser::DonateACry);
+    assert_eq!(
+        of("cry/1-211527-A.wav").group,
+        of("cry/1-211527-B.wav").group
+    );
+    assert_eq!(of("cry/1-211527-A.wav").recogniser, Recogniser::Esc50);
+    assert_eq!(
+        of("cry/margot.m4a_3.wav").group,
+        of("cry/margot.m4a_4.wav").group
+    );
+    assert_eq!(of("cry/margot.m4a_3.wav").recogniser, Recogniser::Segment);
+    assert_eq!(of("cry/lone.wav").recogniser, Recogniser::FileName);
+    let summary = ds.class_summary();
+    let cry = summary.iter().find(|s| s.label == "cry").unwrap();
+    assert_eq!((cry.clips, cry.groups), (5, 3));
+
+    let rules = DataRules {
+        groups: GroupRules::with_pattern(r"^cry/(\d)-").unwrap(),
+        ..DataRules::default()
+    };
+    let ds = load_with(root, &rules).unwrap();
+    let esc = ds
+        .clips
+        .iter()
+        .find(|c| c.rel == "cry/1-211527-A.wav")
+        .unwrap();
+    assert_eq!(
+        (esc.group.as_str(), esc.recogniser),
+        ("1", Recogniser::Regex)
+    );
+}
+
+#[test]
+fn reason_codes_that_disagree_with_the_folder_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    clip(
+        root,
+        &format!("discomfort/{UUID_A}-1430130772174-1.7-m-48-lo.wav"),
+        300.0,
+    );
+    clip(
+        root,
+        &format!("belly pain/{UUID_B}-1430138495-1.0-m-72-bp.wav"),
+        310.0,
+    );
+    let ds = load(root).unwrap();
+    assert_eq!(
+        ds.reason_mismatches,
+        [ReasonMismatch {
+            path: format!("discomfort/{UUID_A}-1430130772174-1.7-m-48-lo.wav"),
+            label: "discomfort".into(),
+            code_reason: "lonely".into(),
+        }]
     );
 }
 

@@ -367,6 +367,8 @@ mod tests {
             rel: "clip.wav".into(),
             label: 0,
             group: "g".into(),
+            recogniser: crate::data::Recogniser::FileName,
+            augmented: false,
             audio_hash: "h".into(),
             source: cry_core::audio::load_clip(&path, &LoadOptions::default())
                 .unwrap()
