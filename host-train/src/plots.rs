@@ -1,9 +1,9 @@
 //! PNG plots of a nested-CV report: the summed confusion matrix and per-fold macro-F1 of the
 //! model against the baselines.
 //!
-//! Text needs a TrueType font. The first of `CRY_PLOT_FONT` and a few common system paths that
-//! exists is used; with none, the plots are skipped with a warning (the numbers are all in the
-//! report).
+//! Text is drawn with DejaVu Sans, embedded in the binary (the `dejavu` crate), so the plots
+//! look the same on every machine and need no system font; `CRY_PLOT_FONT` may name another
+//! TrueType file.
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -17,38 +17,25 @@ use crate::report::NestedReport;
 /// The family name the font is registered under.
 const FAMILY: &str = "cry-plot";
 
-const FONT_CANDIDATES: &[&str] = &[
-    "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/TTF/DejaVuSans.ttf",
-    "/usr/share/fonts/dejavu/DejaVuSans.ttf",
-    "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
-    "/System/Library/Fonts/Supplemental/Arial.ttf",
-    "C:\\Windows\\Fonts\\arial.ttf",
-];
-
-/// Registers a font once; the path used, or why none could be.
-fn font() -> &'static Result<PathBuf, String> {
-    static FONT: OnceLock<Result<PathBuf, String>> = OnceLock::new();
+/// Registers the font once; why it could not be, if so.
+fn font() -> &'static Result<(), String> {
+    static FONT: OnceLock<Result<(), String>> = OnceLock::new();
     FONT.get_or_init(|| {
-        let from_env = std::env::var_os("CRY_PLOT_FONT").map(PathBuf::from);
-        let path = from_env
-            .into_iter()
-            .chain(FONT_CANDIDATES.iter().map(PathBuf::from))
-            .find(|p| p.is_file())
-            .ok_or_else(|| {
-                "no TrueType font found (set CRY_PLOT_FONT to a .ttf file)".to_string()
-            })?;
-        let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-        // Registered fonts live for the whole process.
-        let bytes: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+        let bytes: &'static [u8] = match std::env::var_os("CRY_PLOT_FONT").map(PathBuf::from) {
+            Some(path) => {
+                let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                // Registered fonts live for the whole process.
+                Box::leak(bytes.into_boxed_slice())
+            }
+            None => dejavu::sans::regular(),
+        };
         plotters::style::register_font(FAMILY, FontStyle::Normal, bytes)
-            .map_err(|_| format!("{}: not a usable font", path.display()))?;
-        Ok(path)
+            .map_err(|_| "CRY_PLOT_FONT is not a usable TrueType font".to_string())
     })
 }
 
 /// Writes `confusion.png` and `folds.png` into `out`. Returns the files written (none when
-/// no font is available).
+/// `CRY_PLOT_FONT` names an unusable font).
 pub fn write_all(out: &Path, report: &NestedReport) -> anyhow::Result<Vec<PathBuf>> {
     if let Err(reason) = font() {
         log::warn!("plots skipped: {reason}");
