@@ -1,58 +1,12 @@
-//! The microphone, through cpal. Its data callback converts samples to `f32` on the stack and
-//! pushes them into the ring; nothing else.
+//! The microphone, through cpal (feature `mic`). Its data callback converts samples to `f32` on
+//! the stack and pushes them into the ring; nothing else.
 
 use cpal::traits::{DeviceTrait, HostTrait, StreamTrait};
 use cpal::{FromSample, SampleFormat, SizedSample};
 
+use super::{CaptureError, DeviceInfo};
 use crate::stream::Format;
 use crate::stream::ring::{RingSource, RingWriter, ring};
-
-/// Why capture could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum CaptureError {
-    /// No default input device.
-    #[error(
-        "no default audio input device (see `edge-infer devices`; on Linux check ALSA: `arecord -l`)"
-    )]
-    NoDefault,
-    /// No device matches the requested name.
-    #[error("no audio input device named `{name}`; available: {}", list(.available))]
-    NotFound {
-        /// The name asked for.
-        name: String,
-        /// The input devices found.
-        available: Vec<String>,
-    },
-    /// The audio backend refused.
-    #[error("audio device `{device}`: {reason}")]
-    Backend {
-        /// The device.
-        device: String,
-        /// cpal's message.
-        reason: String,
-    },
-}
-
-fn list(names: &[String]) -> String {
-    if names.is_empty() {
-        "none".into()
-    } else {
-        names.join(", ")
-    }
-}
-
-/// An input device as listed by `devices`.
-#[derive(Debug, Clone)]
-pub struct DeviceInfo {
-    /// Display name (what `--device` matches).
-    pub name: String,
-    /// Stable backend identifier (also accepted by `--device`).
-    pub id: String,
-    /// The host's default input.
-    pub default: bool,
-    /// Default capture configuration, e.g. `48000 Hz, 2 ch, f32`.
-    pub config: String,
-}
 
 fn backend(device: &str, err: impl std::fmt::Display) -> CaptureError {
     CaptureError::Backend {
