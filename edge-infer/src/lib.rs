@@ -4,18 +4,29 @@
 //!   (tensor names, window, labels), optimised by tract for its fixed input; per-stream
 //!   sessions run it.
 //! - [`scoring`]: a whole clip scored with the host's evaluation windows (`classify`).
-//! - [`stream`]: the streaming pipeline. Any [`stream::AudioSource`] (microphone, WAV file, raw PCM
-//!   on stdin) feeds a [`stream::Detector`] that resamples to the model rate, keeps the last
-//!   window, gates quiet windows, classifies, smooths, debounces and prints JSON lines.
-//! - [`capture`]: the microphone (cpal): its callback only pushes into a lock-free ring.
+//! - [`stream`]: the streaming pipeline. Any [`stream::AudioSource`] (microphone, WAV file, raw
+//!   PCM on stdin) is pumped into a [`stream::Detector`]: window assembly (mono, model rate, the
+//!   last window every hop), classification above the energy gate, and the decision (smoothing,
+//!   debounce, calm) that produces typed [`stream::Event`]s.
+//! - [`output`]: events and classify results as JSON lines.
+//! - [`capture`]: the microphone (cpal, cargo feature `mic`): its callback only pushes into a
+//!   lock-free ring; a lost device is reopened with backoff.
 //! - [`bench`]: what the board can do: load time, per-window latency, real-time factor, RSS.
+//! - The binary: [`cli`] (arguments into the validated [`config`]s), [`commands`] (one leaf
+//!   per subcommand), [`error`] (one error type that knows its exit code), [`interrupt`]
+//!   (Ctrl-C).
 //!
 //! `edge-infer` depends on `cry-core` and tract, never on burn.
 
 pub mod bench;
 pub mod capture;
 pub mod cli;
+pub mod commands;
+pub mod config;
 pub mod engine;
+pub mod error;
+pub mod interrupt;
+pub mod output;
 pub mod scoring;
 pub mod stream;
 pub mod sysinfo;

@@ -1,5 +1,7 @@
 use clap::Parser;
-use edge_infer::cli::{Cli, exit_code, run};
+use edge_infer::cli::Cli;
+use edge_infer::commands;
+use edge_infer::error::EXIT_OK;
 
 fn main() {
     env_logger::Builder::from_env(
@@ -7,11 +9,11 @@ fn main() {
     )
     .target(env_logger::Target::Stderr)
     .init();
-    let code = match run(Cli::parse()) {
-        Ok(code) => code,
+    let code = match commands::run(Cli::parse()) {
+        Ok(()) => EXIT_OK,
         Err(err) => {
-            eprintln!("error: {err:#}");
-            exit_code(&err)
+            eprintln!("error: {}", err.report());
+            err.process_exit_code()
         }
     };
     std::process::exit(code);

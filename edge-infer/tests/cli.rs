@@ -392,6 +392,7 @@ fn stdin_pcm_streams_like_the_file() {
 }
 
 #[test]
+#[cfg(feature = "mic")]
 fn a_missing_device_exits_5() {
     let model = tiny_model("int8");
     let out = edge(&[
@@ -403,6 +404,33 @@ fn a_missing_device_exits_5() {
     ]);
     let stderr = failed_with(out, 5);
     assert!(stderr.contains("no-such-microphone-xyz"), "{stderr}");
+}
+
+#[test]
+#[cfg(not(feature = "mic"))]
+fn without_the_mic_feature_listen_and_devices_say_how_to_build_it_and_exit_5() {
+    let model = tiny_model("int8");
+    for args in [
+        vec!["listen", "--model", model.to_str().unwrap()],
+        vec!["listen", "--device", "hw:1", "--model", "missing.onnx"],
+        vec!["devices"],
+        vec!["devices", "--json"],
+    ] {
+        let out = edge(&args);
+        assert!(out.stdout.is_empty(), "{args:?}");
+        let stderr = failed_with(out, 5);
+        assert!(
+            stderr.contains("without microphone support")
+                && stderr.contains("cargo build --release -p edge-infer --features mic"),
+            "{args:?}: {stderr}"
+        );
+    }
+    // The subcommands are still there to be found.
+    let help = String::from_utf8(succeeded(edge(&["--help"])).stdout).unwrap();
+    assert!(
+        help.contains("listen") && help.contains("devices"),
+        "{help}"
+    );
 }
 
 #[test]

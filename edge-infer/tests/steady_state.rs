@@ -8,8 +8,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use edge_infer::engine::{Classifier, EngineError};
+use edge_infer::output::EventWriter;
 use edge_infer::stream::feed::{Pace, spawn_feeder};
-use edge_infer::stream::{AudioSource, Detector, DetectorConfig, Format, Read, SourceError};
+use edge_infer::stream::{
+    AudioSource, Detector, DetectorConfig, Format, Pump, Read, SourceError, Stop,
+};
 
 struct Counting;
 
@@ -114,15 +117,17 @@ fn a_running_detector_does_not_allocate_per_window() {
         window: 48_000,
         delay: Duration::ZERO,
     };
-    let mut detector = Detector::new(classifier, &labels(), DetectorConfig::default()).unwrap();
+    let mut detector = Detector::new(classifier, DetectorConfig::default()).unwrap();
     let stop = AtomicBool::new(false);
-    let mut sink = std::io::sink();
+    let mut sink = EventWriter::new(std::io::sink(), &labels());
+    let mut pump = Pump::default();
     let mut warm_up = Generator {
         format,
         frames_left: 44_100 * 5,
         frame: 0,
     };
-    detector.run(&mut warm_up, &mut sink, &stop).unwrap();
+    pump.run(&mut warm_up, &mut detector, &mut sink, &stop)
+        .unwrap();
     let windows_before = detector.summary().windows;
 
     let mut steady = Generator {
@@ -131,7 +136,8 @@ fn a_running_detector_does_not_allocate_per_window() {
         frame: 44_100 * 5,
     };
     COUNT_HERE.with(|c| c.set(true));
-    detector.run(&mut steady, &mut sink, &stop).unwrap();
+    pump.run(&mut steady, &mut detector, &mut sink, &stop)
+        .unwrap();
     COUNT_HERE.with(|c| c.set(false));
     let windows = detector.summary().windows - windows_before;
     assert!(windows >= 115, "{windows} windows");
@@ -169,16 +175,18 @@ fn a_full_ring_is_counted_and_the_stream_goes_on() {
         gate_dbfs: -200.0,
         ..DetectorConfig::default()
     };
-    let mut detector = Detector::new(classifier, &labels(), config).unwrap();
-    let mut out = Vec::new();
+    let mut detector = Detector::new(classifier, config).unwrap();
+    let mut out = EventWriter::new(Vec::new(), &labels());
     let stop = AtomicBool::new(false);
-    let result = detector.run(&mut ring, &mut out, &stop).unwrap();
+    let result = Pump::default()
+        .run(&mut ring, &mut detector, &mut out, &stop)
+        .unwrap();
     feeder.join().unwrap();
-    assert_eq!(result, edge_infer::stream::detector::Stop::EndOfInput);
+    assert_eq!(result, Stop::EndOfInput);
     let dropped = detector.summary().dropped_samples;
     assert!(dropped > 0, "nothing dropped");
     assert!(detector.summary().windows >= 1);
-    let text = String::from_utf8(out).unwrap();
+    let text = String::from_utf8(out.into_inner()).unwrap();
     let last: serde_json::Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert!(last["dropped_samples"].as_u64().unwrap() > 0, "{last}");
 }

@@ -10,7 +10,7 @@ use std::path::Path;
 
 pub use decode::{DecodedWav, Encoding, WavStream, decode_wav};
 pub use error::{AudioError, DecodeError};
-pub use resample::resample;
+pub use resample::{CHUNK_FRAMES, ResampleError, StreamResampler, resample};
 
 use crate::contract::{DEFAULT_MAX_CLIP_SECONDS, SAMPLE_RATE_HZ};
 

@@ -12,40 +12,82 @@ use tract_onnx::tract_hir::infer::Factoid;
 
 use super::MAX_CLASSES;
 
+/// How a model fails the edge contract.
+#[derive(Debug, thiserror::Error)]
+pub enum ContractError {
+    /// The model takes audio at another rate.
+    #[error("the model takes {0} Hz audio; the edge feeds {SAMPLE_RATE_HZ} Hz")]
+    SampleRate(u32),
+    /// The metadata's window is empty.
+    #[error("the metadata gives a window of 0 samples")]
+    EmptyWindow,
+    /// More classes than the streaming pipeline keeps.
+    #[error("{0} classes; the edge supports at most {MAX_CLASSES}")]
+    TooManyClasses(usize),
+    /// The graph's inputs are not the one named input.
+    #[error("inputs are {0:?}; exactly one named `{INPUT_NAME}` is required")]
+    Inputs(Vec<String>),
+    /// The graph's outputs are not the one named output.
+    #[error("outputs are {0:?}; exactly one named `{OUTPUT_NAME}` is required")]
+    Outputs(Vec<String>),
+    /// The input is not f32.
+    #[error("input `{INPUT_NAME}` is {0}, f32 is required")]
+    InputType(String),
+    /// The declared input shape disagrees with the metadata's window.
+    #[error("input `{INPUT_NAME}` is {declared:?} but the metadata's window needs {expected:?}")]
+    InputShape {
+        /// The graph's declared shape.
+        declared: Vec<usize>,
+        /// `[1, window]`.
+        expected: [usize; 2],
+    },
+    /// The typed output is not `[1, classes]` f32.
+    #[error(
+        "output `{OUTPUT_NAME}` is {found}; f32 [1, {classes}] is required for {classes} labels"
+    )]
+    Output {
+        /// The output's type and shape as tract shows them.
+        found: String,
+        /// Classes the metadata names.
+        classes: usize,
+    },
+    /// tract could not answer a question about the graph.
+    #[error("cannot inspect the graph: {0}")]
+    Inspect(String),
+}
+
+fn inspect(e: TractError) -> ContractError {
+    ContractError::Inspect(format!("{e:#}"))
+}
+
 /// Checks the metadata against what the streaming pipeline supports.
-pub(super) fn check_metadata(metadata: &ModelMetadata) -> Result<(), String> {
+pub(super) fn check_metadata(metadata: &ModelMetadata) -> Result<(), ContractError> {
     if metadata.sample_rate != SAMPLE_RATE_HZ {
-        return Err(format!(
-            "the model takes {} Hz audio; the edge feeds {SAMPLE_RATE_HZ} Hz",
-            metadata.sample_rate
-        ));
+        return Err(ContractError::SampleRate(metadata.sample_rate));
     }
     if metadata.window_samples == 0 {
-        return Err("the metadata gives a window of 0 samples".into());
+        return Err(ContractError::EmptyWindow);
     }
     if metadata.labels.len() > MAX_CLASSES {
-        return Err(format!(
-            "{} classes; the edge supports at most {MAX_CLASSES}",
-            metadata.labels.len()
-        ));
+        return Err(ContractError::TooManyClasses(metadata.labels.len()));
     }
     Ok(())
 }
 
 /// One input named [`INPUT_NAME`], one output named [`OUTPUT_NAME`], and a declared input
 /// shape, when there is one, of `[1, window]` f32.
-pub(super) fn check_names(model: &InferenceModel) -> Result<(), String> {
-    let inputs = model.input_outlets().map_err(|e| e.to_string())?;
+pub(super) fn check_names(model: &InferenceModel) -> Result<(), ContractError> {
+    let inputs = model.input_outlets().map_err(inspect)?;
     let input_names: Vec<&str> = inputs
         .iter()
         .map(|o| model.node(o.node).name.as_str())
         .collect();
     if input_names != [INPUT_NAME] {
-        return Err(format!(
-            "inputs are {input_names:?}; exactly one named `{INPUT_NAME}` is required"
+        return Err(ContractError::Inputs(
+            input_names.iter().map(|n| n.to_string()).collect(),
         ));
     }
-    let outputs = model.output_outlets().map_err(|e| e.to_string())?;
+    let outputs = model.output_outlets().map_err(inspect)?;
     let output_names: Vec<&str> = outputs
         .iter()
         .map(|o| {
@@ -55,8 +97,8 @@ pub(super) fn check_names(model: &InferenceModel) -> Result<(), String> {
         })
         .collect();
     if output_names != [OUTPUT_NAME] {
-        return Err(format!(
-            "outputs are {output_names:?}; exactly one named `{OUTPUT_NAME}` is required"
+        return Err(ContractError::Outputs(
+            output_names.iter().map(|n| n.to_string()).collect(),
         ));
     }
     Ok(())
@@ -67,35 +109,37 @@ pub(super) fn check_names(model: &InferenceModel) -> Result<(), String> {
 pub(super) fn check_declared_input(
     model: &InferenceModel,
     metadata: &ModelMetadata,
-) -> Result<(), String> {
-    let fact = model.input_fact(0).map_err(|e| e.to_string())?;
+) -> Result<(), ContractError> {
+    let fact = model.input_fact(0).map_err(inspect)?;
     if let Some(dt) = fact.datum_type.concretize()
         && dt != f32::datum_type()
     {
-        return Err(format!("input `{INPUT_NAME}` is {dt:?}, f32 is required"));
+        return Err(ContractError::InputType(format!("{dt:?}")));
     }
     if let Ok(Some(shape)) = fact.shape.as_concrete_finite() {
         let expected = [1, metadata.window_samples];
         if shape.as_slice() != expected {
-            return Err(format!(
-                "input `{INPUT_NAME}` is {shape:?} but the metadata's window needs {expected:?}"
-            ));
+            return Err(ContractError::InputShape {
+                declared: shape.to_vec(),
+                expected,
+            });
         }
     }
     Ok(())
 }
 
 /// The typed output is `[1, classes]` f32.
-pub(super) fn check_output(model: &TypedModel, metadata: &ModelMetadata) -> Result<(), String> {
-    let fact = model.output_fact(0).map_err(|e| e.to_string())?;
+pub(super) fn check_output(
+    model: &TypedModel,
+    metadata: &ModelMetadata,
+) -> Result<(), ContractError> {
+    let fact = model.output_fact(0).map_err(inspect)?;
     let expected = [1, metadata.labels.len()];
     if fact.datum_type != f32::datum_type() || fact.shape.as_concrete() != Some(&expected[..]) {
-        return Err(format!(
-            "output `{OUTPUT_NAME}` is {:?} {:?}; f32 {expected:?} is required for {} labels",
-            fact.datum_type,
-            fact.shape,
-            metadata.labels.len()
-        ));
+        return Err(ContractError::Output {
+            found: format!("{:?} {:?}", fact.datum_type, fact.shape),
+            classes: metadata.labels.len(),
+        });
     }
     Ok(())
 }

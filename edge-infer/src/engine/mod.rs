@@ -12,10 +12,11 @@ use tract_linalg::multithread::Executor;
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::runtime::RunOptions;
 
+pub use contract::ContractError;
 pub use profile::{OpTime, Profile};
 
 /// The most classes a model may have: the streaming pipeline keeps fixed-capacity histories.
-pub const MAX_CLASSES: usize = 32;
+pub use crate::stream::decision::MAX_CLASSES;
 
 /// Why a model cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -61,7 +62,7 @@ pub enum EngineError {
         /// The model file.
         path: PathBuf,
         /// What is wrong.
-        problem: String,
+        problem: ContractError,
     },
     /// Running the model failed.
     #[error("inference failed: {0}")]
@@ -118,7 +119,7 @@ impl Engine {
             path: path.to_path_buf(),
             problem,
         })?;
-        let contract_error = |problem: String| EngineError::Contract {
+        let contract_error = |problem: ContractError| EngineError::Contract {
             path: path.to_path_buf(),
             problem,
         };

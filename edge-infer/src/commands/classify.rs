@@ -1,0 +1,41 @@
+//! `edge-infer classify`: whole files scored with the host's evaluation windows.
+
+use std::io::Write;
+
+use cry_core::{LoadOptions, load_clip};
+
+use crate::config::ClassifyConfig;
+use crate::error::Error;
+use crate::output::classify::{ClassifiedFile, failed_file};
+use crate::scoring::score_clip;
+
+/// Prints one JSON object per file; a file that does not decode gets an error object, the
+/// others are still classified, and the command fails with [`Error::FilesFailed`].
+pub fn run(config: &ClassifyConfig) -> Result<(), Error> {
+    let engine = config.model.load()?;
+    let labels = &engine.metadata().labels;
+    let mut session = engine.session()?;
+    let mut stdout = std::io::stdout().lock();
+    let mut failed = 0;
+    for path in &config.files {
+        let clip = match load_clip(path, &LoadOptions::default()) {
+            Ok(clip) => clip,
+            Err(err) => {
+                log::error!("skipped {err}");
+                failed += 1;
+                writeln!(stdout, "{}", failed_file(path, &err.kind))?;
+                continue;
+            }
+        };
+        let score = score_clip(&mut session, &clip.samples)?;
+        let line = ClassifiedFile::new(path, labels, &score, clip.samples.len());
+        writeln!(stdout, "{}", serde_json::to_string(&line)?)?;
+    }
+    if failed > 0 {
+        return Err(Error::FilesFailed {
+            failed,
+            total: config.files.len(),
+        });
+    }
+    Ok(())
+}

@@ -1,0 +1,33 @@
+//! `edge-infer stream`: a WAV file or raw PCM on stdin through the streaming pipeline.
+
+use crate::config::{StreamConfig, StreamInput};
+use crate::error::Error;
+use crate::interrupt;
+use crate::output::EventWriter;
+use crate::stream::feed::spawn_feeder;
+use crate::stream::readers::{PcmSource, WavFileSource};
+use crate::stream::{AudioSource, Detector, Pump};
+
+/// Streams the input to the end (or Ctrl-C) and prints events and a summary as JSON lines.
+pub fn run(config: &StreamConfig) -> Result<(), Error> {
+    let source: Box<dyn AudioSource + Send> = match &config.input {
+        StreamInput::Stdin { format, encoding } => Box::new(PcmSource::new(
+            std::io::stdin(),
+            "stdin",
+            *format,
+            *encoding,
+        )),
+        StreamInput::Wav(path) => Box::new(WavFileSource::open(path)?),
+    };
+    let pipeline = &config.pipeline;
+    let engine = pipeline.model.load()?;
+    let stop = interrupt::install()?;
+    // The feeder thread is not joined: after Ctrl-C it may be blocked reading stdin, and it
+    // ends with the process.
+    let (mut ring, _feeder) = spawn_feeder(source, config.pace, pipeline.ring_seconds);
+    let mut detector = Detector::new(engine.session()?, pipeline.detector.clone())?;
+    let mut out = EventWriter::new(std::io::stdout().lock(), &engine.metadata().labels);
+    let stopped = Pump::default().run(&mut ring, &mut detector, &mut out, stop)?;
+    out.write_summary(detector.summary(), stopped)?;
+    Ok(())
+}

@@ -1,0 +1,51 @@
+//! `classify`'s output: one JSON object per file.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use cry_core::contract::SAMPLE_RATE_HZ;
+use serde::Serialize;
+
+use crate::scoring::ClipScore;
+
+/// The line for a classified file:
+/// `{"file","label","confidence","probabilities":{label: p},"windows","seconds"}`.
+#[derive(Debug, Serialize)]
+pub struct ClassifiedFile<'a> {
+    /// The path as given.
+    pub file: String,
+    /// The most probable class.
+    pub label: &'a str,
+    /// Its probability.
+    pub confidence: f32,
+    /// Every class's probability.
+    pub probabilities: BTreeMap<&'a str, f32>,
+    /// Windows averaged.
+    pub windows: usize,
+    /// Length of the clip at the model rate, in seconds.
+    pub seconds: f64,
+}
+
+impl<'a> ClassifiedFile<'a> {
+    /// The line for `path`, scored `score` over `samples` model-rate samples; `labels` in the
+    /// model's output order.
+    pub fn new(path: &Path, labels: &'a [String], score: &ClipScore, samples: usize) -> Self {
+        Self {
+            file: path.display().to_string(),
+            label: &labels[score.label],
+            confidence: score.probabilities[score.label],
+            probabilities: labels
+                .iter()
+                .map(String::as_str)
+                .zip(score.probabilities.iter().copied())
+                .collect(),
+            windows: score.windows,
+            seconds: samples as f64 / f64::from(SAMPLE_RATE_HZ),
+        }
+    }
+}
+
+/// The line for a file that could not be classified: `{"error","file"}`.
+pub fn failed_file(path: &Path, error: &dyn std::fmt::Display) -> serde_json::Value {
+    serde_json::json!({"file": path.display().to_string(), "error": error.to_string()})
+}
