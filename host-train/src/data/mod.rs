@@ -35,7 +35,11 @@ pub enum DatasetError {
         reason: String,
     },
     /// Every file was skipped.
-    #[error("no usable clip in {} ({skipped} files skipped; see skipped.json)", root.display())]
+    #[error(
+        "no usable clip in {} ({skipped} files skipped; see {})",
+        root.display(),
+        crate::run::layout::SKIPPED_FILE
+    )]
     NoUsableClips {
         /// The data root.
         root: PathBuf,
