@@ -21,7 +21,9 @@ fn status(args: &[&str]) -> (Option<i32>, String) {
 fn clips(root: &Path, label: &str, n: usize) {
     std::fs::create_dir_all(root.join(label)).unwrap();
     for i in 0..n {
-        let samples = tone(200.0 + 50.0 * i as f64, 8000, 0.5, 0.3);
+        // Distinct tones across labels too, or duplicates would be collapsed.
+        let base = 200.0 + 400.0 * f64::from(label.as_bytes()[0] - b'a');
+        let samples = tone(base + 50.0 * i as f64, 8000, 0.5, 0.3);
         let path = root.join(label).join(format!("{label}-{i}.wav"));
         write_wav(&path, &samples, 8000, 1, WavFormat::Pcm(16)).unwrap();
     }

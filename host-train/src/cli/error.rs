@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use crate::data::DatasetError;
 use crate::error::{Error, chain};
 use crate::export::verify::VerifyError;
 use crate::run::RunError;
@@ -126,6 +127,14 @@ impl From<Error> for CliError {
                     hint: "--force keeps it",
                 }
             }
+            Error::Hub(_) => Self::Hinted {
+                error,
+                hint: "then pass --pretrained DIR",
+            },
+            Error::Dataset(DatasetError::NoLabelFolders(_)) => Self::Hinted {
+                error,
+                hint: "pass --manifest CSV for any other layout",
+            },
             error => Self::Job(error),
         }
     }

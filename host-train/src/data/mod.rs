@@ -21,7 +21,10 @@ pub enum DatasetError {
     #[error("{} is not a directory", .0.display())]
     NotADirectory(PathBuf),
     /// The data root has no label folders.
-    #[error("{} has no label folders (expected <data>/<label>/<clip>.wav, or pass --manifest)", .0.display())]
+    #[error(
+        "{} has no label folders (expected <data>/<label>/<clip>.wav, or a manifest)",
+        .0.display()
+    )]
     NoLabelFolders(PathBuf),
     /// A label folder holds no file at all.
     #[error("label folder {} is empty", .0.display())]
