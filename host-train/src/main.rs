@@ -1,5 +1,5 @@
 use clap::Parser;
-use host_train::cli::{Cli, EXIT_OK, exit_code, run};
+use host_train::cli::{Cli, EXIT_OK, run};
 
 fn main() {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
@@ -10,8 +10,8 @@ fn main() {
     let code = match run(Cli::parse(), command) {
         Ok(()) => EXIT_OK,
         Err(err) => {
-            eprintln!("error: {err:#}");
-            exit_code(&err)
+            eprintln!("error: {}", err.report());
+            err.process_exit_code()
         }
     };
     std::process::exit(code);

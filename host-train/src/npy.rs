@@ -25,7 +25,7 @@ pub enum NpyError {
     },
 }
 
-/// Writes `data` with `shape` as a C-order `<f4` array.
+/// Writes `data` with `shape` as a C-order `<f4` array, atomically.
 pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), NpyError> {
     assert_eq!(
         shape.iter().product::<usize>(),
@@ -56,9 +56,9 @@ pub fn write_f32(path: &Path, shape: &[usize], data: &[f32]) -> Result<(), NpyEr
     out.extend_from_slice(&(header.len() as u16).to_le_bytes());
     out.extend_from_slice(&header);
     out.extend(data.iter().flat_map(|v| v.to_le_bytes()));
-    std::fs::write(path, out).map_err(|source| NpyError::Io {
-        path: path.to_path_buf(),
-        source,
+    crate::fsx::write(path, out).map_err(|e| NpyError::Io {
+        path: e.path,
+        source: e.source,
     })
 }
 

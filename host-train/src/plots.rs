@@ -12,6 +12,7 @@ use anyhow::Context;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
+use crate::fsx;
 use crate::report::NestedReport;
 
 /// The family name the font is registered under.
@@ -34,19 +35,25 @@ fn font() -> &'static Result<(), String> {
     })
 }
 
-/// Writes `confusion.png` and `folds.png` into `out`. Returns the files written (none when
-/// `CRY_PLOT_FONT` names an unusable font).
-pub fn write_all(out: &Path, report: &NestedReport) -> anyhow::Result<Vec<PathBuf>> {
+/// Writes the confusion matrix to `confusion` and the per-fold macro-F1 to `folds` (PNG files,
+/// each atomically). Returns the files written (none when `CRY_PLOT_FONT` names an unusable
+/// font).
+pub fn write_all(
+    confusion: &Path,
+    folds: &Path,
+    report: &NestedReport,
+) -> anyhow::Result<Vec<PathBuf>> {
     if let Err(reason) = font() {
         log::warn!("plots skipped: {reason}");
         return Ok(Vec::new());
     }
-    let confusion = out.join("confusion.png");
-    confusion_png(&confusion, &report.data.labels, &report.confusion)
-        .with_context(|| format!("failed to draw {}", confusion.display()))?;
-    let folds = out.join("folds.png");
-    folds_png(&folds, report).with_context(|| format!("failed to draw {}", folds.display()))?;
-    Ok(vec![confusion, folds])
+    fsx::write_with(confusion, |tmp| {
+        confusion_png(tmp, &report.data.labels, &report.confusion)
+    })
+    .with_context(|| format!("failed to draw {}", confusion.display()))?;
+    fsx::write_with(folds, |tmp| folds_png(tmp, report))
+        .with_context(|| format!("failed to draw {}", folds.display()))?;
+    Ok(vec![confusion.to_path_buf(), folds.to_path_buf()])
 }
 
 fn err(e: impl std::fmt::Display) -> anyhow::Error {

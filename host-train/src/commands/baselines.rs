@@ -1,15 +1,16 @@
 //! `host-train baselines`: scan, split, score the baselines, write the reports.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
 use cry_core::audio::LoadOptions;
 
-use crate::cv::NestedSplits;
-use crate::data::{DataSource, Dataset};
+use crate::data::DataSource;
+use crate::error::Result;
 use crate::eval::score_baselines;
-use crate::progress;
-use crate::report::{BaselinesReport, CvSummary, DataSummary, FoldsFile, write_json, write_text};
+use crate::fsx;
+use crate::report::{BaselinesReport, CvSummary, DataSummary, write_json, write_text};
+use crate::run::RunDir;
+use crate::run::dataset::{load_dataset, split_and_record};
 
 /// Everything `baselines` needs, validated.
 #[derive(Debug, Clone)]
@@ -32,62 +33,12 @@ pub struct BaselinesConfig {
     pub command: String,
 }
 
-/// Loads the dataset with a progress bar on stderr.
-pub fn load_dataset(source: &DataSource, load: &LoadOptions) -> anyhow::Result<Dataset> {
-    let bar = progress::bar("decoding clips");
-    let dataset = Dataset::load(source, load, |done, total| {
-        bar.set_length(total as u64);
-        bar.set_position(done as u64);
-    })?;
-    bar.finish_and_clear();
-    log::info!(
-        "{} usable clips in {} classes from {} ({} skipped, {} duplicates)",
-        dataset.clips.len(),
-        dataset.labels.len(),
-        source.root.display(),
-        dataset.skipped.len(),
-        dataset.duplicates.len()
-    );
-    Ok(dataset)
-}
-
-/// Makes the nested split of `dataset`, logs its warnings, and records `skipped.json` and
-/// `folds.json` in `out` (which must exist).
-pub fn split_and_record(
-    dataset: &Dataset,
-    outer: usize,
-    inner: usize,
-    seed: u64,
-    out: &Path,
-) -> anyhow::Result<NestedSplits> {
-    write_json(&out.join("skipped.json"), &dataset.skipped)?;
-    let splits = NestedSplits::new(
-        &dataset.label_indices(),
-        &dataset.group_names(),
-        dataset.labels.names(),
-        outer,
-        inner,
-        seed,
-    )?;
-    for warning in &splits.warnings {
-        log::warn!("{warning}");
-    }
-    write_json(&out.join("folds.json"), &FoldsFile::new(dataset, &splits))?;
-    Ok(splits)
-}
-
 /// Runs the baselines job and returns the report it wrote.
-pub fn run(config: &BaselinesConfig) -> anyhow::Result<BaselinesReport> {
+pub fn run(config: &BaselinesConfig) -> Result<BaselinesReport> {
     let dataset = load_dataset(&config.data, &config.load)?;
-    std::fs::create_dir_all(&config.out)
-        .with_context(|| format!("failed to create {}", config.out.display()))?;
-    let splits = split_and_record(
-        &dataset,
-        config.outer,
-        config.inner,
-        config.seed,
-        &config.out,
-    )?;
+    let run = RunDir::new(&config.out);
+    fsx::create_dir_all(run.root())?;
+    let splits = split_and_record(&dataset, config.outer, config.inner, config.seed, &run)?;
     let results = score_baselines(
         &dataset.label_indices(),
         dataset.labels.len(),
@@ -95,19 +46,21 @@ pub fn run(config: &BaselinesConfig) -> anyhow::Result<BaselinesReport> {
         config.seed,
         config.random_seeds,
     );
-    let out = |name: &str| config.out.join(name);
     let report = BaselinesReport::new(
         config.command.clone(),
-        DataSummary::new(&dataset, config.data.manifest.as_deref().map(path_text)),
+        DataSummary::new(
+            &dataset,
+            config
+                .data
+                .manifest
+                .as_ref()
+                .map(|p| p.display().to_string()),
+        ),
         CvSummary::new(&splits, config.inner, config.seed),
         results,
     );
-    write_json(&out("report.json"), &report)?;
-    write_text(&out("report.md"), &report.to_markdown())?;
+    write_json(&run.report_json(), &report)?;
+    write_text(&run.report_md(), &report.to_markdown())?;
     log::info!("wrote {}", config.out.display());
     Ok(report)
-}
-
-fn path_text(p: &Path) -> String {
-    p.display().to_string()
 }

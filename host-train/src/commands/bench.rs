@@ -92,7 +92,7 @@ fn noise(batch: usize, samples: usize, device: &Device) -> Tensor<2> {
 }
 
 /// Runs the benchmark on `device` with random weights.
-pub fn run(config: &BenchConfig, device: &Device) -> anyhow::Result<BenchReport> {
+pub fn run(config: &BenchConfig, device: &Device) -> crate::error::Result<BenchReport> {
     let labels: Vec<String> = (0..5).map(|i| format!("LABEL_{i}")).collect();
     let checkpoint = Checkpoint::random(
         config.config.clone(),

@@ -6,6 +6,7 @@ use anyhow::Context;
 use burn::prelude::*;
 use cry_core::audio::{LoadOptions, load_clip};
 
+use crate::error::Result;
 use crate::model::checkpoint::Checkpoint;
 use crate::npy;
 
@@ -23,7 +24,7 @@ pub struct EmbedConfig {
 }
 
 /// Runs the model on the whole file and writes the arrays.
-pub fn run(config: &EmbedConfig, device: &Device) -> anyhow::Result<()> {
+pub fn run(config: &EmbedConfig, device: &Device) -> Result<()> {
     let checkpoint = Checkpoint::load(&config.pretrained, device)?;
     let options = LoadOptions {
         max_seconds: None,
@@ -31,12 +32,14 @@ pub fn run(config: &EmbedConfig, device: &Device) -> anyhow::Result<()> {
     };
     let clip = load_clip(&config.audio, &options)?;
     let frames = checkpoint.config.frames_for(clip.samples.len());
-    anyhow::ensure!(
-        frames > 0,
-        "{} is too short for the model: {} samples at 16 kHz",
-        config.audio.display(),
-        clip.samples.len()
-    );
+    if frames == 0 {
+        return Err(anyhow::anyhow!(
+            "{} is too short for the model: {} samples at 16 kHz",
+            config.audio.display(),
+            clip.samples.len()
+        )
+        .into());
+    }
     let (hidden, logits) = checkpoint.forward(checkpoint.input(&clip.samples, device));
     let [_, frames, width] = hidden.dims();
     let hidden: Vec<f32> = hidden.into_data().try_to_vec().expect("f32");

@@ -1,11 +1,13 @@
-//! `host-train merge`: one report from outer folds run as separate jobs (`--outer-fold k`).
+//! `host-train merge`: one report from outer folds run as separate jobs (one outer fold each).
 
 use std::path::PathBuf;
 
-use anyhow::Context;
-
-use super::nested_cv::{RunSpec, build_report, write_report};
+use crate::error::Result;
+use crate::fsx;
 use crate::report::{NestedReport, write_json};
+use crate::run::report::{build_report, write_report};
+use crate::run::spec::RunSpec;
+use crate::run::{RunDir, RunError};
 
 /// `merge` settings.
 #[derive(Debug, Clone)]
@@ -17,33 +19,34 @@ pub struct MergeConfig {
 }
 
 /// Checks that the parts are one run, then writes its report into `out`.
-pub fn run(config: &MergeConfig) -> anyhow::Result<NestedReport> {
-    let specs = config
-        .parts
+pub fn run(config: &MergeConfig) -> Result<NestedReport> {
+    let parts: Vec<RunDir> = config.parts.iter().map(RunDir::new).collect();
+    let specs = parts
         .iter()
-        .map(|dir| RunSpec::read(dir))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .map(RunSpec::read)
+        .collect::<Result<Vec<_>, RunError>>()?;
     let first = &specs[0];
-    for (dir, spec) in config.parts.iter().zip(&specs).skip(1) {
+    for (part, spec) in parts.iter().zip(&specs).skip(1) {
         let changed = first.differences(spec);
-        anyhow::ensure!(
-            changed.is_empty(),
-            "{} is a different run from {} ({} differ)",
-            dir.display(),
-            config.parts[0].display(),
-            changed.join(", ")
-        );
+        if !changed.is_empty() {
+            return Err(RunError::NotOneRun {
+                dir: part.root().to_path_buf(),
+                first: parts[0].root().to_path_buf(),
+                fields: changed,
+            }
+            .into());
+        }
     }
-    let report = build_report(first, &config.parts)?;
-    std::fs::create_dir_all(&config.out)
-        .with_context(|| format!("failed to create {}", config.out.display()))?;
+    let report = build_report(first, &parts)?;
+    let out = RunDir::new(&config.out);
+    fsx::create_dir_all(out.root())?;
     write_json(
-        &config.out.join("run.json"),
+        &out.spec(),
         &RunSpec {
             outer_fold: None,
             ..first.clone()
         },
     )?;
-    write_report(&config.out, &report)?;
+    write_report(&out, &report)?;
     Ok(report)
 }

@@ -1,4 +1,5 @@
-//! One module per subcommand: a validated configuration and a `run` function.
+//! One module per subcommand: its validated configuration and its `run` function. Nothing here
+//! is imported by another subcommand; what they share is in [`crate::run`] and below.
 
 pub mod baselines;
 pub mod bench;
@@ -8,4 +9,4 @@ pub mod init;
 pub mod merge;
 pub mod nested_cv;
 pub mod train;
-pub mod tune;
+pub mod verify_onnx;

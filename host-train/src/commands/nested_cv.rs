@@ -1,30 +1,25 @@
 //! `host-train nested-cv`: fine-tune and evaluate with nested, leakage-safe cross-validation.
 //!
-//! The output directory holds the run: `run.json` (everything that defines it), `units/`
-//! (one JSON file per finished unit of work), `init-model/` (the random-init checkpoint when no
-//! `--pretrained` is given), and at the end `report.json`, `report.md` and the plots.
+//! The output directory holds the run (see [`RunDir`]): its definition, one JSON file per
+//! finished unit of work, the random-init checkpoint when no pretrained one is given, and at
+//! the end the report and the plots.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
 use cry_core::audio::LoadOptions;
 use indicatif::MultiProgress;
-use serde::{Deserialize, Serialize};
 
-use super::baselines::{load_dataset, split_and_record};
-use super::tune::{FineTune, features_file, session, starting_model};
-use crate::cli::UsageError;
-use crate::cv::OuterFold;
+use crate::backend::DeviceChoice;
 use crate::data::DataSource;
-use crate::eval::score_baselines;
-use crate::report::{
-    CvSummary, DataSummary, FoldEntry, FoldsFile, ModelInfo, NestedReport, OuterResult,
-    ReportInputs, write_json, write_text,
-};
-use crate::train::features::CacheStats;
-use crate::train::fit::FitSettings;
-use crate::train::grid::Grid;
-use crate::{plots, progress, seed};
+use crate::error::Result;
+use crate::fsx;
+use crate::report::{CvSummary, DataSummary, FoldsFile, NestedReport, OuterResult, write_json};
+use crate::run::dataset::{load_dataset, split_and_record};
+use crate::run::report::{build_report, write_report};
+use crate::run::spec::{RUN_SCHEMA, RunSpec};
+use crate::run::tune::{FineTune, session, starting_model};
+use crate::run::{RunDir, RunError};
+use crate::{progress, seed};
 
 /// Everything `nested-cv` needs, validated.
 #[derive(Debug, Clone)]
@@ -53,118 +48,34 @@ pub struct NestedCvConfig {
     pub command: String,
 }
 
-/// `run.json`: what defines a run. Resuming and merging require it to match.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunSpec {
-    /// Layout version.
-    pub schema: String,
-    /// The command that started it.
-    pub command: String,
-    /// Starting model.
-    pub model: ModelInfo,
-    /// Grid.
-    pub grid: Grid,
-    /// Fit settings.
-    pub fit: FitSettings,
-    /// Crop length and crop-grid step, seconds.
-    pub crop_seconds: (f64, f64),
-    /// Run seed.
-    pub seed: u64,
-    /// Seeds per fold for the random baselines.
-    pub random_seeds: usize,
-    /// Data summary.
-    pub data: DataSummary,
-    /// Split summary.
-    pub cv: CvSummary,
-    /// Every clip, in index order.
-    pub clips: Vec<FoldEntry>,
-    /// Class of every clip.
-    pub labels: Vec<usize>,
-    /// The nested split (indices into `clips`).
-    pub splits: Vec<OuterFold>,
-    /// The one outer fold this job runs, if not all.
-    pub outer_fold: Option<usize>,
-}
-
-/// Identifies the `run.json` layout.
-pub const RUN_SCHEMA: &str = "cry-nested-cv-run/1";
-
-impl RunSpec {
-    /// The fields in which two specs differ, apart from the command line and which outer fold
-    /// a job runs (compared as JSON, as they are stored).
-    pub fn differences(&self, other: &RunSpec) -> Vec<String> {
-        let json = |s: &RunSpec| {
-            serde_json::to_value(RunSpec {
-                command: String::new(),
-                outer_fold: None,
-                ..s.clone()
-            })
-            .expect("serialisable")
-        };
-        let (a, b) = (json(self), json(other));
-        let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
-            unreachable!("a struct serialises to an object")
-        };
-        a.iter()
-            .filter(|(k, v)| b.get(*k) != Some(*v))
-            .map(|(k, _)| k.clone())
-            .collect()
-    }
-
-    /// Reads `DIR/run.json`.
-    pub fn read(dir: &Path) -> anyhow::Result<Self> {
-        let path = dir.join("run.json");
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("{} is not a nested-cv run (no run.json)", dir.display()))?;
-        serde_json::from_str(&text).with_context(|| format!("invalid {}", path.display()))
-    }
-}
-
-/// `DIR/units/outer-<k>/`.
-fn outer_dir(out: &Path, fold: usize) -> PathBuf {
-    out.join("units").join(format!("outer-{fold}"))
-}
-
-/// `DIR/units/outer-<k>/outer.json`.
-fn outer_file(out: &Path, fold: usize) -> PathBuf {
-    outer_dir(out, fold).join("outer.json")
-}
-
 /// Runs (or resumes) the job; writes the report when every outer fold is done and returns it.
-pub fn run(
-    config: &NestedCvConfig,
-    device_choice: crate::backend::DeviceChoice,
-) -> anyhow::Result<Option<NestedReport>> {
+pub fn run(config: &NestedCvConfig, device_choice: DeviceChoice) -> Result<Option<NestedReport>> {
     let plain = device_choice.device();
     let device = plain.clone().autodiff();
     if let Some(k) = config.outer_fold
         && k >= config.outer
     {
-        return Err(UsageError {
-            arg: "--outer-fold",
-            reason: format!("fold {k} does not exist with --outer {}", config.outer),
+        return Err(RunError::NoSuchFold {
+            fold: k,
+            outer: config.outer,
         }
         .into());
     }
     let dataset = load_dataset(&config.data, &config.load)?;
-    let out = &config.out;
-    let existing = out.join("run.json").is_file();
+    let run = RunDir::new(&config.out);
+    let existing = run.holds_run();
     if existing && !config.resume {
-        return Err(UsageError {
-            arg: "--out",
-            reason: format!(
-                "{} already holds a run; add --resume to continue it, or choose another directory",
-                out.display()
-            ),
+        return Err(RunError::Exists {
+            dir: config.out.clone(),
         }
         .into());
     }
-    std::fs::create_dir_all(out).with_context(|| format!("failed to create {}", out.display()))?;
-    let splits = split_and_record(&dataset, config.outer, config.inner, config.seed, out)?;
+    fsx::create_dir_all(run.root())?;
+    let splits = split_and_record(&dataset, config.outer, config.inner, config.seed, &run)?;
 
     let start = starting_model(
         &config.tune,
-        out,
+        &run,
         config.seed,
         dataset.labels.names(),
         &device,
@@ -194,21 +105,21 @@ pub fn run(
         outer_fold: config.outer_fold,
     };
     let spec = if existing {
-        let previous = RunSpec::read(out)?;
+        let previous = RunSpec::read(&run)?;
         let changed = previous.differences(&spec);
-        anyhow::ensure!(
-            changed.is_empty(),
-            "{} holds a different run ({} changed); --resume needs the same data, model and \
-             arguments",
-            out.display(),
-            changed.join(", ")
-        );
+        if !changed.is_empty() {
+            return Err(RunError::Changed {
+                dir: config.out.clone(),
+                fields: changed,
+            }
+            .into());
+        }
         RunSpec {
             command: previous.command,
             ..spec
         }
     } else {
-        write_json(&out.join("run.json"), &spec)?;
+        write_json(&run.spec(), &spec)?;
         spec
     };
 
@@ -219,7 +130,7 @@ pub fn run(
     let pending: Vec<usize> = folds
         .iter()
         .copied()
-        .filter(|&k| !outer_file(out, k).is_file())
+        .filter(|&k| !run.outer(k).result().is_file())
         .collect();
     if !pending.is_empty() {
         let session = session(
@@ -228,7 +139,7 @@ pub fn run(
             &config.tune,
             &config.load,
             config.seed,
-            out,
+            &run,
             device,
         )?;
         let multi = MultiProgress::new();
@@ -240,9 +151,9 @@ pub fn run(
         let epoch_bar = multi.add(progress::bar("epochs"));
         for &k in &pending {
             let fold = &splits.outer[k];
-            let dir = outer_dir(out, k);
+            let units = run.outer(k);
             let selection = session.select(
-                &dir,
+                |i, c| units.inner_unit(i, c),
                 &fold.inner,
                 &[seed::tag("outer"), k as u64],
                 &unit_bar,
@@ -252,7 +163,7 @@ pub fn run(
             unit_bar.set_message(format!("refit {hp}"));
             log::info!("outer fold {k}: chose {hp}");
             let (refit, _) = session.unit(
-                &dir.join("refit.json"),
+                &units.refit(),
                 &fold.train,
                 &fold.test,
                 &hp,
@@ -261,7 +172,7 @@ pub fn run(
             )?;
             unit_bar.inc(1);
             write_json(
-                &outer_file(out, k),
+                &units.result(),
                 &OuterResult {
                     fold: k,
                     selection,
@@ -276,96 +187,11 @@ pub fn run(
     if config.outer_fold.is_some() {
         log::info!(
             "outer fold done; combine the folds with `host-train merge --out DIR {}...`",
-            out.display()
+            config.out.display()
         );
         return Ok(None);
     }
-    let report = build_report(&spec, std::slice::from_ref(out))?;
-    write_report(out, &report)?;
+    let report = build_report(&spec, std::slice::from_ref(&run))?;
+    write_report(&run, &report)?;
     Ok(Some(report))
-}
-
-/// The report from the finished outer folds found in `dirs` (one run, possibly split into
-/// jobs). Every outer fold must be present exactly once.
-pub fn build_report(spec: &RunSpec, dirs: &[PathBuf]) -> anyhow::Result<NestedReport> {
-    let outer = spec.splits.len();
-    let mut results: Vec<Option<OuterResult>> = vec![None; outer];
-    let mut caching = 0.0;
-    for dir in dirs {
-        if let Ok(text) = std::fs::read_to_string(features_file(dir))
-            && let Ok(stats) = serde_json::from_str::<CacheStats>(&text)
-        {
-            caching += stats.seconds;
-        }
-        for (k, slot) in results.iter_mut().enumerate() {
-            let file = outer_file(dir, k);
-            if !file.is_file() {
-                continue;
-            }
-            let text = std::fs::read_to_string(&file)?;
-            let result: OuterResult = serde_json::from_str(&text)
-                .with_context(|| format!("invalid {}", file.display()))?;
-            if let Some(previous) = slot {
-                anyhow::ensure!(
-                    *previous == result,
-                    "outer fold {k} appears twice with different results ({})",
-                    file.display()
-                );
-            }
-            *slot = Some(result);
-        }
-    }
-    let missing: Vec<String> = results
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| r.is_none())
-        .map(|(k, _)| k.to_string())
-        .collect();
-    anyhow::ensure!(
-        missing.is_empty(),
-        "outer fold(s) {} not finished in {}",
-        missing.join(", "),
-        dirs.iter()
-            .map(|d| d.display().to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    let baselines = score_baselines(
-        &spec.labels,
-        spec.data.labels.len(),
-        &spec.splits,
-        spec.seed,
-        spec.random_seeds,
-    );
-    Ok(NestedReport::new(
-        ReportInputs {
-            command: &spec.command,
-            model: &spec.model,
-            data: &spec.data,
-            cv: &spec.cv,
-            grid: &spec.grid,
-            fit: &spec.fit,
-            crop_seconds: spec.crop_seconds,
-            labels: &spec.labels,
-            baselines,
-            caching_seconds: caching,
-        },
-        results.into_iter().map(|r| r.expect("checked")).collect(),
-    ))
-}
-
-/// Writes `report.json`, `report.md` and the plots into `out`.
-pub fn write_report(out: &Path, report: &NestedReport) -> anyhow::Result<()> {
-    write_json(&out.join("report.json"), report)?;
-    write_text(&out.join("report.md"), &report.to_markdown())?;
-    plots::write_all(out, report)?;
-    log::info!(
-        "macro F1 {:.3} ± {:.3} (best baseline {}: {:+.3}); wrote {}",
-        report.summary.macro_f1.mean,
-        report.summary.macro_f1.std,
-        report.comparison.baseline,
-        report.comparison.test.mean_difference,
-        out.display()
-    );
-    Ok(())
 }

@@ -8,17 +8,19 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use cry_core::audio::LoadOptions;
-use serde::Serialize;
 
-use super::baselines::load_dataset;
-use super::tune::{FineTune, session, starting_model};
+use crate::backend::DeviceChoice;
 use crate::cv::{InnerFold, stratified_group_kfold};
 use crate::data::DataSource;
+use crate::error::Result;
+use crate::fsx;
 use crate::model::checkpoint::{Checkpoint, HubertModelKind};
-use crate::report::{DataSummary, ModelInfo, random_init_warning, write_json};
-use crate::train::fit::{EpochLog, FitSettings};
-use crate::train::grid::{Grid, HyperParams};
-use crate::train::session::Selection;
+use crate::report::{
+    DataSummary, TRAINING_FILE, TRAINING_SCHEMA, TrainingRecord, random_init_warning, write_json,
+};
+use crate::run::RunDir;
+use crate::run::dataset::load_dataset;
+use crate::run::tune::{FineTune, session, starting_model};
 use crate::{progress, seed};
 
 /// Everything `train` needs, validated.
@@ -39,62 +41,13 @@ pub struct TrainConfig {
     /// The model directory to write.
     pub out: PathBuf,
     /// Working files (units, cache, random-init model); resumable.
-    pub work: PathBuf,
+    pub work: RunDir,
     /// The command line.
     pub command: String,
-}
-
-/// Identifies the `training.json` layout.
-pub const TRAINING_SCHEMA: &str = "cry-training/1";
-
-/// `training.json`, written beside the model.
-#[derive(Debug, Clone, Serialize)]
-pub struct TrainingRecord {
-    /// [`TRAINING_SCHEMA`].
-    pub schema: &'static str,
-    /// Present when the model started from random weights.
-    pub warning: Option<String>,
-    /// `host-train <version>`.
-    pub generated_by: String,
-    /// The command line.
-    pub command: String,
-    /// The starting model.
-    pub model: ModelInfo,
-    /// The data it was trained on.
-    pub data: DataSummary,
-    /// Run seed.
-    pub seed: u64,
-    /// Grid searched.
-    pub grid: Grid,
-    /// Folds of the selection CV.
-    pub folds: usize,
-    /// Its scores and choice (not a performance estimate).
-    pub selection: Selection,
-    /// The configuration fitted.
-    pub configuration: HyperParams,
-    /// Fit settings.
-    pub fit: FitSettings,
-    /// Crop length and crop-grid step, seconds.
-    pub crop_seconds: (f64, f64),
-    /// Clips fitted on and held out for early stopping in the final fit.
-    pub n_fit: usize,
-    /// Clips held out for early stopping in the final fit.
-    pub n_validation: usize,
-    /// Epoch kept.
-    pub best_epoch: usize,
-    /// Every epoch of the final fit.
-    pub history: Vec<EpochLog>,
-    /// BLAKE3 of the `nested-cv` report given with `--report`.
-    pub report_hash: Option<String>,
-    /// That report's path as given.
-    pub report: Option<String>,
 }
 
 /// Runs `train` and returns what it wrote into `training.json`.
-pub fn run(
-    config: &TrainConfig,
-    device_choice: crate::backend::DeviceChoice,
-) -> anyhow::Result<TrainingRecord> {
+pub fn run(config: &TrainConfig, device_choice: DeviceChoice) -> Result<TrainingRecord> {
     let device = device_choice.device().autodiff();
     let report_hash = match &config.report {
         Some(path) => Some(
@@ -105,9 +58,9 @@ pub fn run(
         None => None,
     };
     let dataset = load_dataset(&config.data, &config.load)?;
-    std::fs::create_dir_all(&config.work)
-        .with_context(|| format!("failed to create {}", config.work.display()))?;
-    write_json(&config.work.join("skipped.json"), &dataset.skipped)?;
+    let work = &config.work;
+    fsx::create_dir_all(work.root())?;
+    write_json(&work.skipped(), &dataset.skipped)?;
     let labels = dataset.label_indices();
     let groups = dataset.group_names();
     let split = stratified_group_kfold(
@@ -131,7 +84,7 @@ pub fn run(
 
     let start = starting_model(
         &config.tune,
-        &config.work,
+        work,
         config.seed,
         dataset.labels.names(),
         &device,
@@ -142,14 +95,15 @@ pub fn run(
         &config.tune,
         &config.load,
         config.seed,
-        &config.work,
+        work,
         device,
     )?;
     let units = progress::bar("fits");
     units.set_length((config.tune.grid.points().len() * config.folds + 1) as u64);
     let epochs = progress::bar("epochs");
+    let units_dir = work.selection();
     let selection = session.select(
-        &config.work.join("units").join("selection"),
+        |i, c| units_dir.inner_unit(i, c),
         &folds,
         &[seed::tag("selection")],
         &units,
@@ -169,7 +123,7 @@ pub fn run(
         masked_spec_embed: start.masked_spec_embed.clone(),
     };
     let record = TrainingRecord {
-        schema: TRAINING_SCHEMA,
+        schema: TRAINING_SCHEMA.into(),
         warning: random_init_warning(&start.info),
         generated_by: format!("host-train {}", env!("CARGO_PKG_VERSION")),
         command: config.command.clone(),
@@ -201,22 +155,11 @@ pub fn run(
     Ok(record)
 }
 
-/// Saves the model and `training.json` into a sibling temporary directory, then swaps it into
-/// place, so a killed run never leaves a half-written model where a complete one is expected.
-fn save_atomically(
-    checkpoint: &Checkpoint,
-    record: &TrainingRecord,
-    out: &Path,
-) -> anyhow::Result<()> {
-    let mut tmp = out.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = PathBuf::from(tmp);
-    let _ = std::fs::remove_dir_all(&tmp);
-    checkpoint.save(&tmp)?;
-    write_json(&tmp.join("training.json"), record)?;
-    if out.exists() {
-        std::fs::remove_dir_all(out)
-            .with_context(|| format!("failed to replace {}", out.display()))?;
-    }
-    std::fs::rename(&tmp, out).with_context(|| format!("failed to write {}", out.display()))
+/// Saves the model and its record into a temporary directory swapped into place, so a killed
+/// run never leaves a half-written model where a complete one is expected.
+fn save_atomically(checkpoint: &Checkpoint, record: &TrainingRecord, out: &Path) -> Result<()> {
+    fsx::write_dir(out, |tmp| -> Result<()> {
+        checkpoint.save(tmp)?;
+        Ok(write_json(&tmp.join(TRAINING_FILE), record)?)
+    })
 }

@@ -26,7 +26,10 @@ pub enum DatasetError {
     #[error("{} is not a directory", .0.display())]
     NotADirectory(PathBuf),
     /// The data root has no label folders.
-    #[error("{} has no label folders (expected <data>/<label>/<clip>.wav, or pass --manifest)", .0.display())]
+    #[error(
+        "{} has no label folders (expected <data>/<label>/<clip>.wav, or a manifest)",
+        .0.display()
+    )]
     NoLabelFolders(PathBuf),
     /// A label folder holds no file at all.
     #[error("label folder {} is empty", .0.display())]
@@ -40,7 +43,11 @@ pub enum DatasetError {
         reason: String,
     },
     /// Every file was skipped.
-    #[error("no usable clip in {} ({skipped} files skipped; see skipped.json)", root.display())]
+    #[error(
+        "no usable clip in {} ({skipped} files skipped; see {})",
+        root.display(),
+        crate::run::layout::SKIPPED_FILE
+    )]
     NoUsableClips {
         /// The data root.
         root: PathBuf,

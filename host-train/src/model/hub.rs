@@ -12,8 +12,8 @@ use super::checkpoint::{CONFIG_FILE, PREPROCESSOR_FILE, PYTORCH_FILE, SAFETENSOR
 #[error(
     "`{spec}` is not a local directory, and downloading it from the Hugging Face hub failed \
      ({reason}). Without network access, download it elsewhere with `huggingface-cli download \
-     {spec} --local-dir DIR` (or `git clone https://huggingface.co/{spec}`), copy DIR here and \
-     pass --pretrained DIR"
+     {spec} --local-dir DIR` (or `git clone https://huggingface.co/{spec}`) and copy DIR \
+     here"
 )]
 pub struct HubError {
     /// What was asked for.

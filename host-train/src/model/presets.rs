@@ -1,6 +1,68 @@
-//! Built-in configurations for `host-train init`.
+//! Built-in architectures, and [`ConfigSource`]: the choice between them and a `config.json`.
 
+use std::path::{Path, PathBuf};
+
+use super::checkpoint::{CONFIG_FILE, CheckpointError, read_configs};
 use super::config::{HubertConfig, PreprocessorConfig};
+
+/// Where an architecture comes from.
+#[derive(Debug, Clone)]
+pub enum ConfigSource {
+    /// The built-in DistilHuBERT architecture.
+    DistilHubert,
+    /// The built-in tiny architecture (tests and demos).
+    Tiny,
+    /// A `config.json` (and a `preprocessor_config.json` beside it, if any).
+    File(PathBuf),
+}
+
+/// A text that names no architecture.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigSourceError {
+    /// Neither a built-in name nor a file.
+    #[error("`{0}` is neither `distilhubert`, `tiny` nor a file")]
+    Unknown(String),
+    /// A file, but not a `config.json`.
+    #[error("must name a {CONFIG_FILE} (or be `distilhubert` or `tiny`), got {}", .0.display())]
+    NotAConfigFile(PathBuf),
+}
+
+impl ConfigSource {
+    /// How the source reads in a report: `DistilHuBERT`, `tiny HuBERT` or the file's path.
+    pub fn name(&self) -> String {
+        match self {
+            Self::DistilHubert => "DistilHuBERT".into(),
+            Self::Tiny => "tiny HuBERT".into(),
+            Self::File(path) => path.display().to_string(),
+        }
+    }
+
+    /// `distilhubert`, `tiny`, or the path of an existing `config.json`.
+    pub fn parse(spec: &str) -> Result<Self, ConfigSourceError> {
+        match spec {
+            "distilhubert" => Ok(Self::DistilHubert),
+            "tiny" => Ok(Self::Tiny),
+            path if Path::new(path).is_file() => {
+                let path = PathBuf::from(path);
+                if path.file_name().is_some_and(|n| n == CONFIG_FILE) {
+                    Ok(Self::File(path))
+                } else {
+                    Err(ConfigSourceError::NotAConfigFile(path))
+                }
+            }
+            _ => Err(ConfigSourceError::Unknown(spec.to_string())),
+        }
+    }
+
+    /// The model and preprocessor configs.
+    pub fn load(&self) -> Result<(HubertConfig, PreprocessorConfig), CheckpointError> {
+        match self {
+            ConfigSource::DistilHubert => Ok(distilhubert()),
+            ConfigSource::Tiny => Ok(tiny()),
+            ConfigSource::File(path) => read_configs(path.parent().unwrap_or(path.as_path())),
+        }
+    }
+}
 
 /// The architecture of `ntu-spml/distilhubert` (23.5 M parameters): the values of its
 /// `config.json` (revision fa87d96, October 2021) and of transformers'

@@ -1,85 +1,15 @@
 //! The baselines report.
 
-use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::cv::NestedSplits;
-use crate::data::{ClassSummary, Dataset, Duplicate};
-use crate::eval::{BaselineResult, MeanStd};
+use super::markdown::{baselines_table, data_section, split_section};
+use super::{CvSummary, DataSummary};
+use crate::eval::BaselineResult;
 
 /// Identifies the `report.json` layout; bumped on any incompatible change.
 pub const BASELINES_SCHEMA: &str = "cry-baselines/1";
-
-/// What data a report is about.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct DataSummary {
-    /// `--data` as given.
-    pub root: String,
-    /// `--manifest` as given.
-    pub manifest: Option<String>,
-    /// Usable clips.
-    pub clips: usize,
-    /// Distinct leakage groups.
-    pub groups: usize,
-    /// Class names in label order.
-    pub labels: Vec<String>,
-    /// Counts per class.
-    pub classes: Vec<ClassSummary>,
-    /// Files not used (see `skipped.json`).
-    pub skipped: usize,
-    /// Duplicates collapsed into an earlier file.
-    pub duplicates: Vec<Duplicate>,
-}
-
-impl DataSummary {
-    /// Summary of `dataset`.
-    pub fn new(dataset: &Dataset, manifest: Option<String>) -> Self {
-        Self {
-            root: dataset.root.display().to_string(),
-            manifest,
-            clips: dataset.clips.len(),
-            groups: dataset
-                .group_names()
-                .into_iter()
-                .collect::<BTreeSet<_>>()
-                .len(),
-            labels: dataset.labels.names().to_vec(),
-            classes: dataset.class_summary(),
-            skipped: dataset.skipped.len(),
-            duplicates: dataset.duplicates.clone(),
-        }
-    }
-}
-
-/// How the data was split.
-#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
-pub struct CvSummary {
-    /// Outer folds.
-    pub outer: usize,
-    /// Inner folds per outer training part.
-    pub inner: usize,
-    /// Run seed.
-    pub seed: u64,
-    /// Test clips per outer fold.
-    pub outer_test_sizes: Vec<usize>,
-    /// Classes too rare to reach every fold.
-    pub warnings: Vec<String>,
-}
-
-impl CvSummary {
-    /// Summary of `splits`.
-    pub fn new(splits: &NestedSplits, inner: usize, seed: u64) -> Self {
-        Self {
-            outer: splits.outer.len(),
-            inner,
-            seed,
-            outer_test_sizes: splits.outer.iter().map(|o| o.test.len()).collect(),
-            warnings: splits.warnings.clone(),
-        }
-    }
-}
 
 /// `report.json` of `host-train baselines`.
 #[derive(Debug, Clone, Serialize)]
@@ -96,10 +26,6 @@ pub struct BaselinesReport {
     pub cv: CvSummary,
     /// Every baseline.
     pub baselines: Vec<BaselineResult>,
-}
-
-pub(crate) fn cell(m: &MeanStd) -> String {
-    format!("{:.3} ± {:.3}", m.mean, m.std)
 }
 
 impl BaselinesReport {
@@ -157,74 +83,5 @@ impl BaselinesReport {
              Per-class F1, confusion matrices and per-fold numbers are in `report.json`."
         );
         md
-    }
-}
-
-/// `## Data`: clips, groups and the class table.
-pub(crate) fn data_section(md: &mut String, d: &DataSummary) {
-    let _ = writeln!(
-        md,
-        "## Data\n\n{} usable clips in {} leakage groups, {} classes; {} files skipped, {} duplicates collapsed.\n",
-        d.clips,
-        d.groups,
-        d.labels.len(),
-        d.skipped,
-        d.duplicates.len()
-    );
-    let _ = writeln!(md, "| class | clips | share | groups | seconds |");
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|");
-    for c in &d.classes {
-        let _ = writeln!(
-            md,
-            "| {} | {} | {:.1} % | {} | {:.0} |",
-            c.label,
-            c.clips,
-            100.0 * c.clips as f64 / d.clips as f64,
-            c.groups,
-            c.seconds
-        );
-    }
-}
-
-/// `## Split`: the fold layout and its warnings.
-pub(crate) fn split_section(md: &mut String, cv: &CvSummary) {
-    let _ = writeln!(
-        md,
-        "\n## Split\n\nStratified group {}-fold (outer) × {}-fold (inner), seed {}. \
-         No leakage group is in more than one fold. Outer test sizes: {}.\n",
-        cv.outer,
-        cv.inner,
-        cv.seed,
-        cv.outer_test_sizes
-            .iter()
-            .map(usize::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    );
-    for w in &cv.warnings {
-        let _ = writeln!(md, "- Warning: {w}");
-    }
-}
-
-/// One row per baseline: mean ± std of every scalar metric.
-pub(crate) fn baselines_table(md: &mut String, baselines: &[BaselineResult]) {
-    let _ = writeln!(
-        md,
-        "| baseline | seeds | accuracy | balanced accuracy | macro precision | macro recall | macro F1 |"
-    );
-    let _ = writeln!(md, "|---|---:|---|---|---|---|---|");
-    for b in baselines {
-        let s = &b.summary;
-        let _ = writeln!(
-            md,
-            "| {} | {} | {} | {} | {} | {} | {} |",
-            b.baseline.name(),
-            b.seeds,
-            cell(&s.accuracy),
-            cell(&s.balanced_accuracy),
-            cell(&s.macro_precision),
-            cell(&s.macro_recall),
-            cell(&s.macro_f1)
-        );
     }
 }

@@ -1,33 +1,36 @@
-//! What a run writes: `report.json`, `report.md`, `folds.json`, `skipped.json`.
+//! What runs write: the reports (`baselines`, `nested`), the data and split summaries they share
+//! (`summary`), their markdown pieces (`markdown`), the split audit file (`folds`) and a trained
+//! model's record (`training`). Where these files go is [`crate::run::RunDir`]'s business.
 
 mod baselines;
 mod folds;
+pub mod markdown;
 mod nested;
+mod summary;
+mod training;
 
 use std::path::Path;
 
-use anyhow::Context;
 use serde::Serialize;
 
-pub use baselines::{BaselinesReport, CvSummary, DataSummary};
+use crate::fsx::{self, WriteError};
+
+pub use baselines::BaselinesReport;
 pub use folds::{FoldEntry, FoldsFile};
 pub use nested::{
     Comparison, FoldReport, ModelInfo, NestedReport, OuterResult, ReportInputs, StageSeconds,
     random_init_warning,
 };
+pub use summary::{CvSummary, DataSummary};
+pub use training::{TRAINING_FILE, TRAINING_SCHEMA, TrainingRecord};
 
-/// Writes `value` as pretty JSON to `path`.
-pub fn write_json(path: &Path, value: &impl Serialize) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(value).context("failed to serialise JSON")?;
+/// Writes `value` as pretty JSON to `path`, atomically.
+pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), WriteError> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| WriteError::new(path, e.into()))?;
     write_text(path, &(text + "\n"))
 }
 
-/// Writes `text` to `path` atomically (a temporary file renamed into place), so a killed run
-/// never leaves half a report.
-pub fn write_text(path: &Path, text: &str) -> anyhow::Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    let tmp = std::path::PathBuf::from(tmp);
-    std::fs::write(&tmp, text).with_context(|| format!("failed to write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("failed to write {}", path.display()))
+/// Writes `text` to `path`, atomically.
+pub fn write_text(path: &Path, text: &str) -> Result<(), WriteError> {
+    fsx::write(path, text)
 }

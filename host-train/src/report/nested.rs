@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
-use super::baselines::{baselines_table, cell, data_section, split_section};
+use super::markdown::{baselines_table, cell, data_section, split_section};
 use super::{CvSummary, DataSummary};
 use crate::eval::{BaselineResult, MeanStd, Metrics, PairedTest, Scalars, paired_tests};
 use crate::train::fit::FitSettings;

@@ -5,14 +5,14 @@
 //! (config and weights), the clip's decoded audio, the preprocessing, and the boundary. A
 //! changed input therefore lands on a new key, and a stale entry is never read.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use crate::npy;
 
 /// What determines a cached tensor.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CacheKey {
-    /// [`checkpoint_hash`] of the model.
+    /// [`checkpoint_hash`](crate::model::checkpoint::checkpoint_hash) of the model.
     pub checkpoint: String,
     /// The clip's decoded-audio hash (`ClipEntry::audio_hash`).
     pub audio: String,
@@ -37,17 +37,6 @@ impl CacheKey {
         }
         h.finalize().to_hex().to_string()
     }
-}
-
-/// BLAKE3 over a checkpoint directory's `config.json` and weight file.
-pub fn checkpoint_hash(config: &Path, weights: &Path) -> std::io::Result<String> {
-    let mut h = blake3::Hasher::new();
-    for path in [config, weights] {
-        let bytes = std::fs::read(path)?;
-        h.update(&(bytes.len() as u64).to_le_bytes());
-        h.update(&bytes);
-    }
-    Ok(h.finalize().to_hex().to_string())
 }
 
 /// A directory of cached f32 arrays.
@@ -84,14 +73,15 @@ impl FeatureCache {
         }
     }
 
-    /// Stores an array atomically (written aside, then renamed into place).
-    pub fn put(&self, key: &CacheKey, shape: &[usize], data: &[f32]) -> std::io::Result<()> {
+    /// Stores an array (atomically: see [`npy::write_f32`]).
+    pub fn put(&self, key: &CacheKey, shape: &[usize], data: &[f32]) -> Result<(), npy::NpyError> {
         let path = self.path(key);
         let folder = path.parent().expect("entries live in a sub-folder");
-        std::fs::create_dir_all(folder)?;
-        let tmp = path.with_extension(format!("{}.partial", std::process::id()));
-        npy::write_f32(&tmp, shape, data).map_err(std::io::Error::other)?;
-        std::fs::rename(&tmp, &path)
+        std::fs::create_dir_all(folder).map_err(|source| npy::NpyError::Io {
+            path: folder.to_path_buf(),
+            source,
+        })?;
+        npy::write_f32(&path, shape, data)
     }
 }
 
@@ -143,16 +133,5 @@ mod tests {
         std::fs::write(cache.path(&key()), b"garbage").unwrap();
         assert_eq!(cache.get(&key()), None);
         assert!(!cache.path(&key()).exists(), "damaged entry removed");
-    }
-
-    #[test]
-    fn checkpoint_hash_follows_the_files() {
-        let dir = tempfile::tempdir().unwrap();
-        let (c, w) = (dir.path().join("config.json"), dir.path().join("w.bin"));
-        std::fs::write(&c, "{}").unwrap();
-        std::fs::write(&w, [1u8, 2, 3]).unwrap();
-        let a = checkpoint_hash(&c, &w).unwrap();
-        std::fs::write(&w, [1u8, 2, 4]).unwrap();
-        assert_ne!(checkpoint_hash(&c, &w).unwrap(), a);
     }
 }

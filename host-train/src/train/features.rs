@@ -169,7 +169,7 @@ impl FeatureSource<'_> {
         cache: &FeatureCache,
         device: &Device,
         mut on_clip: impl FnMut(usize),
-    ) -> anyhow::Result<(Vec<BoundaryFeatures>, CacheStats)> {
+    ) -> crate::error::Result<(Vec<BoundaryFeatures>, CacheStats)> {
         let started = Instant::now();
         let mut stats = CacheStats::default();
         let mut out: Vec<BoundaryFeatures> = boundaries

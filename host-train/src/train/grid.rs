@@ -1,11 +1,68 @@
 //! The hyperparameter grid searched by the inner cross-validation.
 
 use std::fmt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::model::boundary::Boundary;
+
+/// A trainable depth deeper than the model.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("trainable depth {depth} exceeds the model's {layers} layers")]
+pub struct DepthError {
+    /// The depth asked for.
+    pub depth: usize,
+    /// The model's layers.
+    pub layers: usize,
+}
+
+/// Why a grid cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum GridError {
+    /// The file cannot be read.
+    #[error("cannot read grid {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The file is not a grid.
+    #[error("invalid grid {}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's error.
+        source: serde_json::Error,
+    },
+    /// The file holds a grid with an unusable value.
+    #[error("invalid grid {}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        source: Box<GridError>,
+    },
+    /// A list is empty.
+    #[error("every list needs at least one value")]
+    EmptyList,
+    /// A learning rate is zero, negative or not finite.
+    #[error("learning rate {0} is not a positive number")]
+    LearningRate(f64),
+    /// A depth the model does not have.
+    #[error(transparent)]
+    Depth(#[from] DepthError),
+    /// A partial depth on a model whose layer weights read every hidden state.
+    #[error(
+        "depth {depth} with use_weighted_layer_sum: the layer weights read every hidden state; \
+         use depth \"all\""
+    )]
+    WeightedLayerSum {
+        /// The depth asked for.
+        depth: Depth,
+    },
+}
 
 /// How much of the model trains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -21,14 +78,12 @@ pub enum Depth {
 
 impl Depth {
     /// The boundary below which the model is frozen, for a model of `layers` layers.
-    pub fn boundary(self, layers: usize) -> Result<Boundary, String> {
+    pub fn boundary(self, layers: usize) -> Result<Boundary, DepthError> {
         match self {
             Depth::Head => Ok(Boundary::Pooled),
             Depth::Top(0) => Ok(Boundary::Pooled),
             Depth::Top(k) if k <= layers => Ok(Boundary::Layer(layers - k)),
-            Depth::Top(k) => Err(format!(
-                "trainable depth {k} exceeds the model's {layers} layers"
-            )),
+            Depth::Top(k) => Err(DepthError { depth: k, layers }),
             Depth::All => Ok(Boundary::Conv),
         }
     }
@@ -121,28 +176,34 @@ impl Default for Grid {
 impl Grid {
     /// Reads a grid from a JSON file such as
     /// `{"learning_rate": [1e-4], "depth": [0, 1, "all"], "class_weighting": [true]}`.
-    pub fn read(path: &Path) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read grid {}: {e}", path.display()))?;
-        let grid: Grid = serde_json::from_str(&text)
-            .map_err(|e| anyhow::anyhow!("invalid grid {}: {e}", path.display()))?;
-        grid.validate()
-            .map_err(|e| anyhow::anyhow!("invalid grid {}: {e}", path.display()))?;
+    pub fn read(path: &Path) -> Result<Self, GridError> {
+        let text = std::fs::read_to_string(path).map_err(|source| GridError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let grid: Grid = serde_json::from_str(&text).map_err(|source| GridError::Parse {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        grid.validate().map_err(|e| GridError::Invalid {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })?;
         Ok(grid)
     }
 
     /// Every list non-empty, every learning rate positive and finite.
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), GridError> {
         if self.learning_rate.is_empty() || self.depth.is_empty() || self.class_weighting.is_empty()
         {
-            return Err("every list needs at least one value".into());
+            return Err(GridError::EmptyList);
         }
         if let Some(lr) = self
             .learning_rate
             .iter()
             .find(|lr| !(lr.is_finite() && **lr > 0.0))
         {
-            return Err(format!("learning rate {lr} is not a positive number"));
+            return Err(GridError::LearningRate(*lr));
         }
         Ok(())
     }

@@ -179,17 +179,17 @@ impl Session {
             score_seconds,
         };
         if let Some(parent) = file.parent() {
-            std::fs::create_dir_all(parent)?;
+            crate::fsx::create_dir_all(parent)?;
         }
         write_json(file, &result)?;
         Ok((result, Some(outcome)))
     }
 
-    /// Runs every grid point on every inner fold (units under `dir`) and chooses the point with
-    /// the best mean macro-F1.
+    /// Runs every grid point on every inner fold and chooses the point with the best mean
+    /// macro-F1. Unit `(i, c)` (inner fold `i`, grid point `c`) is kept in `unit_file(i, c)`.
     pub fn select(
         &self,
-        dir: &Path,
+        unit_file: impl Fn(usize, usize) -> PathBuf,
         folds: &[InnerFold],
         seed_path: &[u64],
         units: &ProgressBar,
@@ -204,14 +204,8 @@ impl Session {
                 units.set_message(format!("inner {i} {hp}"));
                 let mut path = seed_path.to_vec();
                 path.extend([seed::tag("inner-unit"), i as u64, c as u64]);
-                let (result, _) = self.unit(
-                    &inner_unit_path(dir, i, c),
-                    &fold.train,
-                    &fold.test,
-                    hp,
-                    &path,
-                    epochs,
-                )?;
+                let (result, _) =
+                    self.unit(&unit_file(i, c), &fold.train, &fold.test, hp, &path, epochs)?;
                 f1.push(result.macro_f1);
                 train_seconds += result.train_seconds;
                 score_seconds += result.score_seconds;
@@ -235,12 +229,6 @@ impl Session {
     }
 }
 
-/// `DIR/inner-<i>/config-<c>.json`.
-pub fn inner_unit_path(dir: &Path, inner: usize, config: usize) -> PathBuf {
-    dir.join(format!("inner-{inner}"))
-        .join(format!("config-{config}.json"))
-}
-
 /// A finished unit, if `file` holds one for the same configuration and clips.
 fn read_unit(file: &Path, hp: &HyperParams, test: &[usize]) -> anyhow::Result<Option<UnitResult>> {
     if !file.is_file() {
@@ -250,7 +238,7 @@ fn read_unit(file: &Path, hp: &HyperParams, test: &[usize]) -> anyhow::Result<Op
     match serde_json::from_str::<UnitResult>(&text) {
         Ok(unit) if unit.hyperparams == *hp && unit.scored == test => Ok(Some(unit)),
         Ok(_) => anyhow::bail!(
-            "{} belongs to a different configuration or split; use a new --out",
+            "{} belongs to a different configuration or split; use a new output directory",
             file.display()
         ),
         Err(e) => {

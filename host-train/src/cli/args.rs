@@ -1,79 +1,25 @@
-//! Command-line interface: argument parsing and validation into configurations.
+//! The arguments of each subcommand, and their validation into the job's configuration.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::Args;
 use cry_core::audio::LoadOptions;
 use cry_core::contract::DEFAULT_MAX_CLIP_SECONDS;
 
+use super::error::{CliError, UsageError, usage};
 use crate::backend::DeviceChoice;
 use crate::commands::baselines::BaselinesConfig;
 use crate::commands::embed::EmbedConfig;
-use crate::commands::init::{ConfigSource, InitConfig};
+use crate::commands::init::InitConfig;
 use crate::commands::nested_cv::NestedCvConfig;
 use crate::commands::train::TrainConfig;
-use crate::commands::tune::{FineTune, ModelSource};
-use crate::cv::SplitError;
-use crate::data::{DataSource, DatasetError};
+use crate::data::DataSource;
+use crate::error::{Error, chain};
+use crate::model::presets::ConfigSource;
+use crate::run::RunDir;
+use crate::run::tune::{FineTune, ModelSource};
 use crate::train::fit::FitSettings;
 use crate::train::grid::Grid;
-
-/// Exit status: success.
-pub const EXIT_OK: i32 = 0;
-/// Exit status: an unexpected failure (I/O, a bug).
-pub const EXIT_FAILURE: i32 = 1;
-/// Exit status: invalid arguments.
-pub const EXIT_USAGE: i32 = 2;
-/// Exit status: the input cannot be used: a dataset (no usable clip, empty label folder, too few
-/// groups for the folds requested, bad manifest) or a checkpoint (missing files or tensors,
-/// wrong shapes, unsupported config).
-pub const EXIT_DATA: i32 = 3;
-
-const EXIT_CODES: &str = "Exit codes: 0 success; 1 unexpected failure (I/O, bug); \
-2 invalid arguments; 3 unusable input: a dataset (no usable clip, empty label folder, single \
-class, fewer leakage groups than folds, bad manifest) or a checkpoint (missing files or tensors, \
-wrong shapes, unsupported config).";
-
-/// Infant-cry classification on raw audio: evaluate, fine-tune and export Lightweight HuBERT.
-#[derive(Debug, Parser)]
-#[command(name = "host-train", version, after_help = EXIT_CODES)]
-pub struct Cli {
-    /// What to do.
-    #[command(subcommand)]
-    pub command: Command,
-}
-
-/// Subcommands.
-#[derive(Debug, Subcommand)]
-pub enum Command {
-    /// Score random and majority baselines with nested, leakage-safe cross-validation.
-    #[command(after_help = EXIT_CODES)]
-    Baselines(BaselinesArgs),
-    /// Write the last hidden state (and logits) of a checkpoint for one WAV as `.npy`.
-    #[command(after_help = EXIT_CODES)]
-    Embed(EmbedArgs),
-    /// Write a random-init checkpoint in the Hugging Face format (not pretrained).
-    #[command(after_help = EXIT_CODES)]
-    Init(InitArgs),
-    /// Time forward passes and a fine-tuning step of a full-size random-init model.
-    #[command(after_help = EXIT_CODES)]
-    Bench(BenchArgs),
-    /// Fine-tune and evaluate with nested, leakage-safe cross-validation against the baselines.
-    #[command(after_help = EXIT_CODES)]
-    NestedCv(NestedCvArgs),
-    /// Choose a configuration by CV over all the data, fit it on all of it, save the model.
-    #[command(after_help = EXIT_CODES)]
-    Train(TrainArgs),
-    /// Write a classifier checkpoint as ONNX (fp32 or dynamic int8), verified in tract.
-    #[command(after_help = EXIT_CODES)]
-    Export(ExportArgs),
-    /// Compare an exported ONNX with its checkpoint in tract.
-    #[command(name = "verify-onnx", after_help = EXIT_CODES)]
-    VerifyOnnx(VerifyOnnxArgs),
-    /// Combine outer folds run as separate jobs (`nested-cv --outer-fold k`) into one report.
-    #[command(after_help = EXIT_CODES)]
-    Merge(MergeArgs),
-}
 
 /// How models are fine-tuned (shared by `nested-cv` and `train`).
 #[derive(Debug, Args)]
@@ -172,7 +118,7 @@ pub struct TrainArgs {
 
 impl TrainArgs {
     /// Checks the arguments and builds the job's configuration.
-    pub fn into_config(self, command: String) -> anyhow::Result<TrainConfig> {
+    pub fn into_config(self, command: String) -> Result<TrainConfig, CliError> {
         let (data, load) = self.data.validate()?;
         if self.folds < 2 {
             return Err(usage("--folds", "needs at least 2 folds").into());
@@ -182,11 +128,10 @@ impl TrainArgs {
         {
             return Err(usage("--report", format!("{} is not a file", r.display())).into());
         }
-        let work = self.work.clone().unwrap_or_else(|| {
-            let mut w = self.out.as_os_str().to_owned();
-            w.push(".work");
-            PathBuf::from(w)
-        });
+        let work = match &self.work {
+            Some(dir) => RunDir::new(dir),
+            None => RunDir::work_for(&self.out),
+        };
         let tune = self.tune.validate(&work)?;
         Ok(TrainConfig {
             data,
@@ -368,23 +313,6 @@ pub struct BaselinesArgs {
     pub out: PathBuf,
 }
 
-/// An argument that parsed but makes no sense.
-#[derive(Debug, thiserror::Error)]
-#[error("invalid argument {arg}: {reason}")]
-pub struct UsageError {
-    /// The argument.
-    pub arg: &'static str,
-    /// Why.
-    pub reason: String,
-}
-
-fn usage(arg: &'static str, reason: impl Into<String>) -> UsageError {
-    UsageError {
-        arg,
-        reason: reason.into(),
-    }
-}
-
 impl DataArgs {
     fn validate(&self) -> Result<(DataSource, LoadOptions), UsageError> {
         if !self.data.is_dir() {
@@ -452,12 +380,12 @@ impl BaselinesArgs {
 
 impl EmbedArgs {
     /// Checks the arguments.
-    pub fn into_config(self) -> anyhow::Result<EmbedConfig> {
+    pub fn into_config(self) -> Result<EmbedConfig, CliError> {
         if !self.audio.is_file() {
             return Err(usage("--audio", format!("{} is not a file", self.audio.display())).into());
         }
         Ok(EmbedConfig {
-            pretrained: crate::model::hub::resolve(&self.pretrained)?,
+            pretrained: crate::model::hub::resolve(&self.pretrained).map_err(Error::from)?,
             audio: self.audio,
             out: self.out,
             logits: self.logits,
@@ -466,13 +394,8 @@ impl EmbedArgs {
 }
 
 /// `--config distilhubert|PATH/config.json`.
-fn config_source(spec: &str) -> Result<ConfigSource, UsageError> {
-    ConfigSource::parse(spec).ok_or_else(|| {
-        usage(
-            "--config",
-            format!("`{spec}` is neither `distilhubert`, `tiny` nor a file"),
-        )
-    })
+pub(crate) fn config_source(spec: &str) -> Result<ConfigSource, UsageError> {
+    ConfigSource::parse(spec).map_err(|e| usage("--config", e.to_string()))
 }
 
 impl InitArgs {
@@ -499,16 +422,16 @@ impl InitArgs {
 }
 
 impl FineTuneArgs {
-    fn validate(&self, out: &std::path::Path) -> anyhow::Result<FineTune> {
+    fn validate(&self, run: &RunDir) -> Result<FineTune, CliError> {
         let model = match &self.pretrained {
             Some(given) => ModelSource::Pretrained {
-                dir: crate::model::hub::resolve(given)?,
+                dir: crate::model::hub::resolve(given).map_err(Error::from)?,
                 given: given.clone(),
             },
             None => ModelSource::Random(config_source(&self.config)?),
         };
         let grid = match &self.grid {
-            Some(path) => Grid::read(path).map_err(|e| usage("--grid", format!("{e:#}")))?,
+            Some(path) => Grid::read(path).map_err(|e| usage("--grid", chain(&e)))?,
             None => Grid::default(),
         };
         if self.epochs == 0 {
@@ -535,7 +458,7 @@ impl FineTuneArgs {
             validation_share: self.validation_share,
             ..FitSettings::default()
         };
-        let cache = self.cache.clone().unwrap_or_else(|| out.join("cache"));
+        let cache = self.cache.clone().unwrap_or_else(|| run.default_cache());
         Ok(FineTune {
             model,
             grid,
@@ -548,13 +471,22 @@ impl FineTuneArgs {
 
 impl NestedCvArgs {
     /// Checks the arguments and builds the job's configuration.
-    pub fn into_config(self, command: String) -> anyhow::Result<NestedCvConfig> {
+    pub fn into_config(self, command: String) -> Result<NestedCvConfig, CliError> {
         let (data, load) = self.data.validate()?;
         self.cv.validate()?;
         if self.random_seeds == 0 {
             return Err(usage("--random-seeds", "needs at least 1 seed").into());
         }
-        let tune = self.tune.validate(&self.out)?;
+        if let Some(k) = self.outer_fold
+            && k >= self.cv.outer
+        {
+            return Err(usage(
+                "--outer-fold",
+                format!("fold {k} does not exist with --outer {}", self.cv.outer),
+            )
+            .into());
+        }
+        let tune = self.tune.validate(&RunDir::new(&self.out))?;
         Ok(NestedCvConfig {
             data,
             load,
@@ -568,125 +500,5 @@ impl NestedCvArgs {
             random_seeds: self.random_seeds,
             command,
         })
-    }
-}
-
-/// Runs a parsed command line; `command` is the original text, kept in reports.
-pub fn run(cli: Cli, command: String) -> anyhow::Result<()> {
-    match cli.command {
-        Command::Baselines(args) => {
-            let config = args.into_config(command)?;
-            let report = crate::commands::baselines::run(&config)?;
-            print!("{}", report.to_markdown());
-        }
-        Command::Embed(args) => {
-            let device = args.device.device.device();
-            crate::commands::embed::run(&args.into_config()?, &device)?;
-        }
-        Command::Bench(args) => {
-            let device = args.device.device.device();
-            let source = config_source(&args.config)?;
-            let (config, preprocessor) = source.load()?;
-            let bench = crate::commands::bench::BenchConfig {
-                config,
-                preprocessor,
-                seconds: args.seconds,
-                iters: args.iters,
-                train_batch: args.train_batch,
-                train_seconds: args.train_seconds,
-                device_name: format!("{:?}", args.device.device),
-            };
-            let report = crate::commands::bench::run(&bench, &device)?;
-            println!("{}", report.machine);
-            for t in &report.timings {
-                println!(
-                    "{:<60} median {:>8.3} s  min {:>8.3} s  ({} runs)",
-                    t.name, t.median_s, t.min_s, t.iters
-                );
-            }
-            if let Some(path) = &args.json {
-                crate::report::write_json(path, &report)?;
-            }
-        }
-        Command::Init(args) => {
-            let device = args.device.device.device();
-            crate::commands::init::run(&args.into_config()?, &device)?;
-        }
-        Command::NestedCv(args) => {
-            let device = args.device.device;
-            let config = args.into_config(command)?;
-            if let Some(report) = crate::commands::nested_cv::run(&config, device)? {
-                print!("{}", report.to_markdown());
-            }
-        }
-        Command::Train(args) => {
-            let device = args.device.device;
-            let config = args.into_config(command)?;
-            let record = crate::commands::train::run(&config, device)?;
-            println!(
-                "{}: {} (epoch {}), trained on {} clips",
-                config.out.display(),
-                record.configuration,
-                record.best_epoch,
-                record.data.clips
-            );
-            if let Some(w) = &record.warning {
-                println!("{w}");
-            }
-        }
-        Command::Export(args) => {
-            if !(0.5..=60.0).contains(&args.window_seconds) {
-                return Err(usage("--window-seconds", "must be between 0.5 and 60").into());
-            }
-            let config = crate::commands::export::ExportConfig {
-                model: args.model,
-                out: args.out,
-                int8: args.int8,
-                window: (args.window_seconds * f64::from(cry_core::contract::SAMPLE_RATE_HZ))
-                    .round() as usize,
-                data: args.data,
-                force: args.force,
-            };
-            let v = crate::commands::export::run(&config, &burn::prelude::Device::flex())?;
-            println!("{}", serde_json::to_string_pretty(&v)?);
-        }
-        Command::VerifyOnnx(args) => {
-            let v = crate::commands::export::verify(
-                &args.model,
-                &args.onnx,
-                args.data.as_deref(),
-                &burn::prelude::Device::flex(),
-            )?;
-            println!("{}", serde_json::to_string_pretty(&v)?);
-            if !v.passed {
-                anyhow::bail!("{} does not match its checkpoint", args.onnx.display());
-            }
-        }
-        Command::Merge(args) => {
-            let report = crate::commands::merge::run(&crate::commands::merge::MergeConfig {
-                parts: args.parts,
-                out: args.out,
-            })?;
-            print!("{}", report.to_markdown());
-        }
-    }
-    Ok(())
-}
-
-/// The documented exit status for an error.
-pub fn exit_code(err: &anyhow::Error) -> i32 {
-    if err.chain().any(|e| e.is::<UsageError>()) {
-        EXIT_USAGE
-    } else if err.chain().any(|e| {
-        e.is::<DatasetError>()
-            || e.is::<crate::model::hub::HubError>()
-            || e.is::<SplitError>()
-            || e.is::<crate::model::checkpoint::CheckpointError>()
-            || e.is::<crate::model::ConfigError>()
-            || e.is::<cry_core::MetadataError>()
-    }) {
-        EXIT_DATA
-    } else {
-        EXIT_FAILURE
     }
 }

@@ -24,9 +24,14 @@ use burn_store::{
     SafetensorsStore, bridge,
 };
 
+mod hash;
+
+pub use hash::{checkpoint_dir_hash, checkpoint_hash};
+
 use super::classifier::HubertForSequenceClassification;
 use super::config::{ConfigError, HubertConfig, PreprocessorConfig};
 use super::hubert::Hubert;
+use crate::fsx::{self, WriteError};
 
 /// Weight file names, in the order they are looked for.
 pub const SAFETENSORS_FILE: &str = "model.safetensors";
@@ -104,6 +109,15 @@ pub enum CheckpointError {
         /// The I/O error.
         source: std::io::Error,
     },
+}
+
+impl From<WriteError> for CheckpointError {
+    fn from(e: WriteError) -> Self {
+        Self::Write {
+            path: e.path,
+            source: e.source,
+        }
+    }
 }
 
 fn describe_mismatch(missing: &[String], unexpected: &[String], shapes: &[String]) -> String {
@@ -379,6 +393,11 @@ impl Checkpoint {
         }
     }
 
+    /// Whether `dir` has a `config.json` (a checkpoint, or the start of one).
+    pub fn has_config(dir: &Path) -> bool {
+        dir.join(CONFIG_FILE).is_file()
+    }
+
     /// Loads a checkpoint directory onto `device`. The model class follows the weights: a file
     /// with a `classifier.weight` is a classifier, otherwise a backbone.
     pub fn load(dir: &Path, device: &Device) -> Result<Self, CheckpointError> {
@@ -465,13 +484,7 @@ fn collect_named<M: ModuleSnapshot>(module: &M) -> Vec<(String, TensorData)> {
 }
 
 fn write_file(path: &Path, bytes: impl AsRef<[u8]>) -> Result<(), CheckpointError> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, bytes)
-        .and_then(|()| std::fs::rename(&tmp, path))
-        .map_err(|source| CheckpointError::Write {
-            path: path.to_path_buf(),
-            source,
-        })
+    Ok(fsx::write(path, bytes)?)
 }
 
 /// Writes f32 tensors as a safetensors file (atomically).

@@ -1,27 +1,28 @@
 //! What `nested-cv` and `train` share: the starting model and the fine-tuning session over a
 //! dataset's cached features.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
 use burn::module::Module;
 use burn::prelude::*;
 use cry_core::audio::LoadOptions;
 use cry_core::contract::SAMPLE_RATE_HZ;
 
-use super::init::ConfigSource;
-use crate::cli::UsageError;
+use super::RunDir;
 use crate::data::Dataset;
+use crate::error::Result;
+use crate::fsx;
 use crate::model::boundary::Boundary;
-use crate::model::checkpoint::{Checkpoint, HubertModelKind, weights_file};
+use crate::model::checkpoint::{Checkpoint, HubertModelKind, checkpoint_dir_hash};
+use crate::model::presets::ConfigSource;
 use crate::model::{HubertConfig, HubertForSequenceClassification, PreprocessorConfig};
 use crate::progress;
 use crate::report::{ModelInfo, write_json};
 use crate::seed;
-use crate::train::cache::{FeatureCache, checkpoint_hash};
+use crate::train::cache::FeatureCache;
 use crate::train::features::{FeatureSource, WindowPlan};
 use crate::train::fit::FitSettings;
-use crate::train::grid::Grid;
+use crate::train::grid::{Grid, GridError};
 use crate::train::session::Session;
 
 /// Where the starting model comes from.
@@ -34,7 +35,7 @@ pub enum ModelSource {
         /// As given on the command line.
         given: String,
     },
-    /// Random weights for an architecture (written to `init-model/` in the work directory).
+    /// Random weights for an architecture (written to [`RunDir::init_model`]).
     Random(ConfigSource),
 }
 
@@ -69,23 +70,18 @@ pub struct StartingModel {
     pub boundaries: Vec<Boundary>,
 }
 
-/// `WORK/units/features.json`: how long caching took in the directory's first run.
-pub fn features_file(work: &Path) -> PathBuf {
-    work.join("units").join("features.json")
-}
-
-/// The checkpoint directory to start from, writing the random-init one into `work` when
+/// The checkpoint directory to start from, writing the random-init one into `run` when
 /// needed. Returns it with its description.
-fn model_dir(tune: &FineTune, work: &Path, seed_value: u64) -> anyhow::Result<(PathBuf, String)> {
+fn model_dir(tune: &FineTune, run: &RunDir, seed_value: u64) -> Result<(PathBuf, String)> {
     match &tune.model {
         ModelSource::Pretrained { dir, given } => Ok((dir.clone(), given.clone())),
         ModelSource::Random(source) => {
-            let dir = work.join("init-model");
+            let dir = run.init_model();
             let name = format!(
                 "random-init {} (host-train init, seed {seed_value})",
                 source.name()
             );
-            if !dir.join("config.json").is_file() {
+            if !Checkpoint::has_config(&dir) {
                 let (hubert, preprocessor) = source.load()?;
                 let checkpoint = Checkpoint::random(
                     hubert,
@@ -94,11 +90,7 @@ fn model_dir(tune: &FineTune, work: &Path, seed_value: u64) -> anyhow::Result<(P
                     seed::derive(seed_value, &[seed::tag("init")]),
                     &Device::flex(),
                 )?;
-                let tmp = work.join("init-model.partial");
-                let _ = std::fs::remove_dir_all(&tmp);
-                checkpoint.save(&tmp)?;
-                std::fs::rename(&tmp, &dir)
-                    .with_context(|| format!("failed to write {}", dir.display()))?;
+                fsx::write_dir(&dir, |tmp| checkpoint.save(tmp))?;
             }
             Ok((dir, name))
         }
@@ -109,14 +101,13 @@ fn model_dir(tune: &FineTune, work: &Path, seed_value: u64) -> anyhow::Result<(P
 /// grid against it.
 pub fn starting_model(
     tune: &FineTune,
-    work: &Path,
+    run: &RunDir,
     seed_value: u64,
     labels: &[String],
     device: &Device,
-) -> anyhow::Result<StartingModel> {
-    let (dir, source) = model_dir(tune, work, seed_value)?;
-    let hash = checkpoint_hash(&dir.join("config.json"), &weights_file(&dir)?)
-        .with_context(|| format!("failed to hash {}", dir.display()))?;
+) -> Result<StartingModel> {
+    let (dir, source) = model_dir(tune, run, seed_value)?;
+    let hash = checkpoint_dir_hash(&dir)?;
     let checkpoint = Checkpoint::load(&dir, device)?;
     let random_init = checkpoint.is_random_init();
     if random_init {
@@ -154,24 +145,12 @@ pub fn starting_model(
 }
 
 /// Every boundary the grid needs, checked against the model.
-fn grid_boundaries(grid: &Grid, config: &HubertConfig) -> anyhow::Result<Vec<Boundary>> {
+fn grid_boundaries(grid: &Grid, config: &HubertConfig) -> Result<Vec<Boundary>, GridError> {
     let mut out = Vec::new();
     for depth in &grid.depth {
-        let boundary = depth
-            .boundary(config.num_hidden_layers)
-            .map_err(|reason| UsageError {
-                arg: "--grid",
-                reason,
-            })?;
+        let boundary = depth.boundary(config.num_hidden_layers)?;
         if config.use_weighted_layer_sum && boundary != Boundary::Conv {
-            return Err(UsageError {
-                arg: "--grid",
-                reason: format!(
-                    "depth {depth} with use_weighted_layer_sum: the layer weights read every \
-                     hidden state; use depth \"all\""
-                ),
-            }
-            .into());
+            return Err(GridError::WeightedLayerSum { depth: *depth });
         }
         if !out.contains(&boundary) {
             out.push(boundary);
@@ -182,16 +161,16 @@ fn grid_boundaries(grid: &Grid, config: &HubertConfig) -> anyhow::Result<Vec<Bou
 }
 
 /// Computes (or reads from the cache) the frozen features of every clip and returns the
-/// session. The caching time is recorded in [`features_file`] the first time.
+/// session. The caching time is recorded in [`RunDir::features`] the first time.
 pub fn session(
     start: &StartingModel,
     dataset: &Dataset,
     tune: &FineTune,
     load: &LoadOptions,
     seed_value: u64,
-    work: &Path,
+    run: &RunDir,
     device: Device,
-) -> anyhow::Result<Session> {
+) -> Result<Session> {
     let plain = device.clone().inner();
     let frozen = start.base.valid();
     let samples = |seconds: f64| (seconds * f64::from(SAMPLE_RATE_HZ)).round() as usize;
@@ -230,9 +209,9 @@ pub fn session(
         stats.seconds
     );
     // The first run's figure is the one that measured the work; a resume mostly reads.
-    let file = features_file(work);
+    let file = run.features();
     if !file.is_file() {
-        std::fs::create_dir_all(file.parent().expect("units dir"))?;
+        fsx::create_dir_all(file.parent().expect("units dir"))?;
         write_json(&file, &stats)?;
     }
     Ok(Session {

@@ -1,0 +1,80 @@
+//! Markdown pieces shared by the baselines and nested-cv reports.
+
+use std::fmt::Write as _;
+
+use super::{CvSummary, DataSummary};
+use crate::eval::{BaselineResult, MeanStd};
+
+/// `mean ± std` with three decimals.
+pub fn cell(m: &MeanStd) -> String {
+    format!("{:.3} ± {:.3}", m.mean, m.std)
+}
+
+/// `## Data`: clips, groups and the class table.
+pub fn data_section(md: &mut String, d: &DataSummary) {
+    let _ = writeln!(
+        md,
+        "## Data\n\n{} usable clips in {} leakage groups, {} classes; {} files skipped, {} duplicates collapsed.\n",
+        d.clips,
+        d.groups,
+        d.labels.len(),
+        d.skipped,
+        d.duplicates.len()
+    );
+    let _ = writeln!(md, "| class | clips | share | groups | seconds |");
+    let _ = writeln!(md, "|---|---:|---:|---:|---:|");
+    for c in &d.classes {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {:.1} % | {} | {:.0} |",
+            c.label,
+            c.clips,
+            100.0 * c.clips as f64 / d.clips as f64,
+            c.groups,
+            c.seconds
+        );
+    }
+}
+
+/// `## Split`: the fold layout and its warnings.
+pub fn split_section(md: &mut String, cv: &CvSummary) {
+    let _ = writeln!(
+        md,
+        "\n## Split\n\nStratified group {}-fold (outer) × {}-fold (inner), seed {}. \
+         No leakage group is in more than one fold. Outer test sizes: {}.\n",
+        cv.outer,
+        cv.inner,
+        cv.seed,
+        cv.outer_test_sizes
+            .iter()
+            .map(usize::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for w in &cv.warnings {
+        let _ = writeln!(md, "- Warning: {w}");
+    }
+}
+
+/// One row per baseline: mean ± std of every scalar metric.
+pub fn baselines_table(md: &mut String, baselines: &[BaselineResult]) {
+    let _ = writeln!(
+        md,
+        "| baseline | seeds | accuracy | balanced accuracy | macro precision | macro recall | macro F1 |"
+    );
+    let _ = writeln!(md, "|---|---:|---|---|---|---|---|");
+    for b in baselines {
+        let s = &b.summary;
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            b.baseline.name(),
+            b.seeds,
+            cell(&s.accuracy),
+            cell(&s.balanced_accuracy),
+            cell(&s.macro_precision),
+            cell(&s.macro_recall),
+            cell(&s.macro_f1)
+        );
+    }
+}

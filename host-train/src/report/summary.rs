@@ -1,0 +1,78 @@
+//! What a report says about the data and its split (shared by every report and by the run
+//! definition).
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+use crate::cv::NestedSplits;
+use crate::data::{ClassSummary, Dataset, Duplicate};
+
+/// What data a report is about.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DataSummary {
+    /// `--data` as given.
+    pub root: String,
+    /// `--manifest` as given.
+    pub manifest: Option<String>,
+    /// Usable clips.
+    pub clips: usize,
+    /// Distinct leakage groups.
+    pub groups: usize,
+    /// Class names in label order.
+    pub labels: Vec<String>,
+    /// Counts per class.
+    pub classes: Vec<ClassSummary>,
+    /// Files not used (listed in the run directory).
+    pub skipped: usize,
+    /// Duplicates collapsed into an earlier file.
+    pub duplicates: Vec<Duplicate>,
+}
+
+impl DataSummary {
+    /// Summary of `dataset`.
+    pub fn new(dataset: &Dataset, manifest: Option<String>) -> Self {
+        Self {
+            root: dataset.root.display().to_string(),
+            manifest,
+            clips: dataset.clips.len(),
+            groups: dataset
+                .group_names()
+                .into_iter()
+                .collect::<BTreeSet<_>>()
+                .len(),
+            labels: dataset.labels.names().to_vec(),
+            classes: dataset.class_summary(),
+            skipped: dataset.skipped.len(),
+            duplicates: dataset.duplicates.clone(),
+        }
+    }
+}
+
+/// How the data was split.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CvSummary {
+    /// Outer folds.
+    pub outer: usize,
+    /// Inner folds per outer training part.
+    pub inner: usize,
+    /// Run seed.
+    pub seed: u64,
+    /// Test clips per outer fold.
+    pub outer_test_sizes: Vec<usize>,
+    /// Classes too rare to reach every fold.
+    pub warnings: Vec<String>,
+}
+
+impl CvSummary {
+    /// Summary of `splits`.
+    pub fn new(splits: &NestedSplits, inner: usize, seed: u64) -> Self {
+        Self {
+            outer: splits.outer.len(),
+            inner,
+            seed,
+            outer_test_sizes: splits.outer.iter().map(|o| o.test.len()).collect(),
+            warnings: splits.warnings.clone(),
+        }
+    }
+}
