@@ -194,7 +194,10 @@ fn the_content_picks_the_decoder_not_the_name() {
     wav.finalize().unwrap();
     let audio = read_audio(&wav_as_txt, &no_limit()).unwrap();
     assert_eq!(audio.encoding, Encoding::Pcm(16));
-    assert_eq!(audio.samples, read_wav(&wav_as_txt, &no_limit()).unwrap().samples);
+    assert_eq!(
+        audio.samples,
+        read_wav(&wav_as_txt, &no_limit()).unwrap().samples
+    );
     assert_eq!(dominant_hz(&audio.samples, 8000), 500.0);
 }
 
@@ -243,7 +246,11 @@ fn truncated_files_are_truncation_errors() {
             // 40 bytes can end before the probe has seen a whole MPEG frame header, and then no
             // stream is found at all.
             let no_stream = keep == 40 && matches!(err, DecodeError::Malformed(_));
-            assert!(truncated || no_stream, "{} cut to {keep} bytes: {err}", f.file);
+            assert!(
+                truncated || no_stream,
+                "{} cut to {keep} bytes: {err}",
+                f.file
+            );
         }
     }
 }

@@ -12,7 +12,7 @@ use symphonia::core::formats::{FormatOptions, FormatReader, TrackType};
 use symphonia::core::io::{MediaSource, MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
 
-use super::decode::{Encoding, check_sample_rate};
+use super::decode::{Encoding, MAX_SAMPLE_MAGNITUDE, check_sample_rate};
 use super::error::DecodeError;
 use super::format::AudioFormat;
 
@@ -224,7 +224,15 @@ impl CodecStream {
                 Ok(decoded) => decoded,
                 Err(e) => {
                     self.ended = true;
-                    return Err(self.data_error(e));
+                    let frame = self.decoded_frames;
+                    return Err(match e {
+                        // The packet is shorter than its own bitstream says: damaged, not cut.
+                        SymError::IoError(io) => DecodeError::Corrupt {
+                            frame,
+                            reason: io.to_string(),
+                        },
+                        other => self.data_error(other),
+                    });
                 }
             };
             let spec = decoded.spec();
@@ -232,12 +240,13 @@ impl CodecStream {
             let channels = spec.channels().count();
             if self.channels == 0 {
                 check_sample_rate(rate)?;
-                self.channels = u16::try_from(channels)
-                    .ok()
-                    .filter(|&c| c > 0)
-                    .ok_or_else(|| {
-                        DecodeError::Malformed(format!("{channels} channels in the stream"))
-                    })?;
+                self.channels =
+                    u16::try_from(channels)
+                        .ok()
+                        .filter(|&c| c > 0)
+                        .ok_or_else(|| {
+                            DecodeError::Malformed(format!("{channels} channels in the stream"))
+                        })?;
                 self.sample_rate = rate;
             } else if rate != self.sample_rate || channels != usize::from(self.channels) {
                 self.ended = true;
@@ -257,11 +266,21 @@ impl CodecStream {
                     self.pending.truncate(keep as usize);
                 }
             }
-            if let Some(pos) = self.pending.iter().position(|v| !v.is_finite()) {
+            if let Some(pos) = self
+                .pending
+                .iter()
+                .position(|v| !v.is_finite() || v.abs() > MAX_SAMPLE_MAGNITUDE)
+            {
                 self.ended = true;
-                return Err(DecodeError::NonFinite {
-                    frame: self.decoded_frames + (pos / usize::from(self.channels)) as u64,
-                    value: self.pending[pos].to_string(),
+                let frame = self.decoded_frames + (pos / usize::from(self.channels)) as u64;
+                let value = self.pending[pos];
+                return Err(if value.is_finite() {
+                    DecodeError::OutOfRange { frame, value }
+                } else {
+                    DecodeError::NonFinite {
+                        frame,
+                        value: value.to_string(),
+                    }
                 });
             }
             if self.pending.is_empty() {
@@ -297,9 +316,10 @@ impl CodecStream {
                 frame: self.decoded_frames,
                 reason: reason.into(),
             },
-            SymError::Unsupported(feature) => {
-                DecodeError::UnsupportedEncoding(format!("{} stream using {feature}", self.encoding))
-            }
+            SymError::Unsupported(feature) => DecodeError::UnsupportedEncoding(format!(
+                "{} stream using {feature}",
+                self.encoding
+            )),
             other => DecodeError::Corrupt {
                 frame: self.decoded_frames,
                 reason: other.to_string(),

@@ -149,6 +149,12 @@ impl<R: Read> WavStream<R> {
                             value: value.to_string(),
                         });
                     }
+                    if value.abs() > MAX_SAMPLE_MAGNITUDE {
+                        return Err(DecodeError::OutOfRange {
+                            frame: (done + n as u64) / channels as u64,
+                            value,
+                        });
+                    }
                     out[n] = value;
                     n += 1;
                 }
@@ -165,8 +171,15 @@ impl<R: Read> WavStream<R> {
     }
 }
 
+/// Float samples beyond this magnitude are refused: a file holding them is not audio, and they
+/// would overflow the mix-down and the resampler's FFT.
+pub(super) const MAX_SAMPLE_MAGNITUDE: f32 = 1.0e6;
+
 /// Decodes a WAV stream, reading at most `max_seconds` of it (the rest is left unread).
-pub fn decode_wav<R: Read>(reader: R, max_seconds: Option<f32>) -> Result<DecodedAudio, DecodeError> {
+pub fn decode_wav<R: Read>(
+    reader: R,
+    max_seconds: Option<f32>,
+) -> Result<DecodedAudio, DecodeError> {
     let mut stream = WavStream::open(reader)?;
     let total_frames = stream.total_frames();
     let limit = frame_limit(max_seconds, stream.sample_rate());

@@ -52,6 +52,15 @@ pub enum DecodeError {
         /// The bad value as text (`NaN`, `inf`, `-inf`).
         value: String,
     },
+    /// A float sample so far beyond full scale (more than ±1e6) that it cannot be audio, and that
+    /// would overflow the mix-down or the resampler.
+    #[error("sample {value} at frame {frame} is out of range (beyond ±1e6)")]
+    OutOfRange {
+        /// Frame (sample index per channel) of the first bad sample.
+        frame: u64,
+        /// The bad value.
+        value: f32,
+    },
     /// A sample encoding or codec this project does not decode (A-law, 64-bit float, Opus,
     /// ALAC, …), named in the message; also sample rates outside the decoded range.
     #[error("unsupported encoding: {0}")]

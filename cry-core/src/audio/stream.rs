@@ -40,7 +40,9 @@ impl AudioStream {
     }
 
     /// Sniffs the format at the reader's position, rewinds and reads the header.
-    pub fn open<R: Read + Seek + Send + Sync + 'static>(mut reader: R) -> Result<Self, DecodeError> {
+    pub fn open<R: Read + Seek + Send + Sync + 'static>(
+        mut reader: R,
+    ) -> Result<Self, DecodeError> {
         let start = reader.stream_position()?;
         let head = read_head(&mut reader, HEAD_LEN)?;
         reader.seek(SeekFrom::Start(start))?;
@@ -192,7 +194,10 @@ fn wav_codec_hound_lacks(head: &[u8]) -> Option<String> {
                 "{name} in WAV (format tag {tag}; WAV is decoded from PCM and IEEE float)"
             ));
         }
-        at = at.checked_add(8)?.checked_add(size)?.checked_add(size & 1)?;
+        at = at
+            .checked_add(8)?
+            .checked_add(size)?
+            .checked_add(size & 1)?;
     }
     None
 }
