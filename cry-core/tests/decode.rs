@@ -168,6 +168,12 @@ fn streaming_matches_whole_file_decoding() {
 }
 
 #[test]
+fn streams_can_move_to_another_thread() {
+    fn assert_send<T: Send + 'static>() {}
+    assert_send::<AudioStream>();
+}
+
+#[test]
 fn the_content_picks_the_decoder_not_the_name() {
     let dir = tempfile::tempdir().unwrap();
     let ogg_as_wav = dir.path().join("clip.wav");
