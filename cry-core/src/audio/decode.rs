@@ -1,4 +1,4 @@
-//! WAV decoding to mono `f32` at the file's own rate.
+//! WAV decoding (hound) to `f32` at the file's own rate.
 
 use std::io::Read;
 
@@ -6,19 +6,40 @@ use hound::{SampleFormat, WavReader};
 
 use super::error::DecodeError;
 
-/// Sample encoding of a decoded WAV, for reports.
+/// Sample encoding (codec) of a decoded file, for reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Encoding {
-    /// Linear PCM integers of the given bit depth (8, 16, 24 or 32).
+    /// Linear PCM integers of the given bit depth (8, 16, 24 or 32), in WAV.
     Pcm(u16),
-    /// IEEE 754 32-bit float.
+    /// IEEE 754 32-bit float, in WAV.
     Float32,
+    /// Vorbis (in Ogg).
+    Vorbis,
+    /// FLAC of the given bit depth.
+    Flac(u16),
+    /// MPEG-1/2 audio layer III.
+    Mp3,
+    /// AAC (in MP4/M4A or ADTS).
+    Aac,
 }
 
-/// A decoded WAV: channels averaged to mono, still at the source rate.
+impl std::fmt::Display for Encoding {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Encoding::Pcm(bits) => write!(f, "{bits}-bit PCM"),
+            Encoding::Float32 => f.write_str("32-bit float"),
+            Encoding::Vorbis => f.write_str("Vorbis"),
+            Encoding::Flac(bits) => write!(f, "{bits}-bit FLAC"),
+            Encoding::Mp3 => f.write_str("MP3"),
+            Encoding::Aac => f.write_str("AAC"),
+        }
+    }
+}
+
+/// A decoded file: channels averaged to mono, still at the source rate.
 #[derive(Debug, Clone)]
-pub struct DecodedWav {
+pub struct DecodedAudio {
     /// Mono samples in [-1, 1] (integers are scaled by 2^(bits-1)).
     pub samples: Vec<f32>,
     /// The file's sample rate in Hz.
@@ -30,6 +51,9 @@ pub struct DecodedWav {
     /// Frames in the file, when it was longer than the limit and only the start was read.
     pub cut_from_frames: Option<u64>,
 }
+
+/// The name [`DecodedAudio`] had when only WAV was decoded.
+pub type DecodedWav = DecodedAudio;
 
 /// A WAV stream decoded incrementally: interleaved `f32` samples in [-1, 1] at the file's own
 /// rate and channel count. [`decode_wav`] reads a whole file through it; the edge streams long
@@ -62,16 +86,14 @@ impl<R: Read> WavStream<R> {
                 )));
             }
         };
-        if spec.sample_rate == 0 {
-            return Err(DecodeError::Malformed("sample rate is 0 Hz".into()));
-        }
+        check_sample_rate(spec.sample_rate)?;
         let announced = u64::from(wav.len());
         if announced == 0 {
             return Err(DecodeError::ZeroSamples);
         }
         let scale = match encoding {
             Encoding::Pcm(bits) => 1.0 / (1u64 << (bits - 1)) as f32,
-            Encoding::Float32 => 1.0,
+            _ => 1.0,
         };
         Ok(Self {
             wav,
@@ -118,13 +140,19 @@ impl<R: Read> WavStream<R> {
                     n += 1;
                 }
             }
-            Encoding::Float32 => {
+            _ => {
                 for sample in self.wav.samples::<f32>().take(wanted) {
                     let value = sample.map_err(|e| data_error(e, self.announced, done, n))?;
                     if !value.is_finite() {
                         return Err(DecodeError::NonFinite {
                             frame: (done + n as u64) / channels as u64,
                             value: value.to_string(),
+                        });
+                    }
+                    if value.abs() > MAX_SAMPLE_MAGNITUDE {
+                        return Err(DecodeError::OutOfRange {
+                            frame: (done + n as u64) / channels as u64,
+                            value,
                         });
                     }
                     out[n] = value;
@@ -143,43 +171,101 @@ impl<R: Read> WavStream<R> {
     }
 }
 
+/// Float samples beyond this magnitude are refused: a file holding them is not audio, and they
+/// would overflow the mix-down and the resampler's FFT.
+pub(super) const MAX_SAMPLE_MAGNITUDE: f32 = 1.0e6;
+
 /// Decodes a WAV stream, reading at most `max_seconds` of it (the rest is left unread).
-pub fn decode_wav<R: Read>(reader: R, max_seconds: Option<f32>) -> Result<DecodedWav, DecodeError> {
+pub fn decode_wav<R: Read>(
+    reader: R,
+    max_seconds: Option<f32>,
+) -> Result<DecodedAudio, DecodeError> {
     let mut stream = WavStream::open(reader)?;
-    let sample_rate = stream.sample_rate();
-    let channels = usize::from(stream.channels());
     let total_frames = stream.total_frames();
-    let frames = max_seconds.map_or(total_frames, |seconds| {
-        let limit = (f64::from(seconds) * f64::from(sample_rate)).ceil() as u64;
-        limit.min(total_frames)
-    });
-    let mut interleaved = vec![0.0; (frames as usize) * channels];
-    let mut filled = 0;
-    while filled < interleaved.len() {
-        let n = stream.read_interleaved(&mut interleaved[filled..])?;
+    let limit = frame_limit(max_seconds, stream.sample_rate());
+    let samples = read_mono(&mut stream, limit.min(total_frames))?;
+    Ok(DecodedAudio {
+        samples,
+        sample_rate: stream.sample_rate(),
+        channels: stream.channels(),
+        encoding: stream.encoding(),
+        cut_from_frames: (limit < total_frames).then_some(total_frames),
+    })
+}
+
+/// Decoding stops here whatever a header claims; 768 kHz is the highest rate audio interfaces
+/// record at, and rates below 1 kHz would make the resampler's FFT grow without bound.
+pub const SAMPLE_RATES_HZ: std::ops::RangeInclusive<u32> = 1000..=768_000;
+
+pub(super) fn check_sample_rate(rate: u32) -> Result<(), DecodeError> {
+    if rate == 0 {
+        return Err(DecodeError::Malformed("sample rate is 0 Hz".into()));
+    }
+    if !SAMPLE_RATES_HZ.contains(&rate) {
+        return Err(DecodeError::UnsupportedEncoding(format!(
+            "a sample rate of {rate} Hz (decoded: {}..={} Hz)",
+            SAMPLE_RATES_HZ.start(),
+            SAMPLE_RATES_HZ.end()
+        )));
+    }
+    Ok(())
+}
+
+/// Frames in `max_seconds` at `sample_rate`; no limit when `None`.
+pub(super) fn frame_limit(max_seconds: Option<f32>, sample_rate: u32) -> u64 {
+    max_seconds.map_or(u64::MAX, |seconds| {
+        (f64::from(seconds) * f64::from(sample_rate)).ceil() as u64
+    })
+}
+
+/// Something [`read_mono`] can pull interleaved frames from.
+pub(super) trait Interleaved {
+    fn channel_count(&self) -> usize;
+    fn read_into(&mut self, out: &mut [f32]) -> Result<usize, DecodeError>;
+}
+
+impl<R: Read> Interleaved for WavStream<R> {
+    fn channel_count(&self) -> usize {
+        usize::from(self.channels())
+    }
+
+    fn read_into(&mut self, out: &mut [f32]) -> Result<usize, DecodeError> {
+        self.read_interleaved(out)
+    }
+}
+
+/// Samples read per step: the output grows with the data actually present, never with what a
+/// header announces.
+const CHUNK_SAMPLES: usize = 16 * 1024;
+
+/// Reads up to `max_frames` frames and averages each frame's channels.
+pub(super) fn read_mono(
+    stream: &mut impl Interleaved,
+    max_frames: u64,
+) -> Result<Vec<f32>, DecodeError> {
+    let channels = stream.channel_count();
+    let mut chunk = vec![0.0; CHUNK_SAMPLES.max(channels) / channels * channels];
+    let mut samples = Vec::new();
+    let mut frames = 0u64;
+    let inv = 1.0 / channels as f32;
+    while frames < max_frames {
+        let want = (max_frames - frames).min((chunk.len() / channels) as u64) as usize * channels;
+        let n = stream.read_into(&mut chunk[..want])?;
         if n == 0 {
             break;
         }
-        filled += n;
+        if channels == 1 {
+            samples.extend_from_slice(&chunk[..n]);
+        } else {
+            samples.extend(
+                chunk[..n]
+                    .chunks_exact(channels)
+                    .map(|frame| frame.iter().sum::<f32>() * inv),
+            );
+        }
+        frames += (n / channels) as u64;
     }
-    interleaved.truncate(filled);
-
-    let samples = if channels == 1 {
-        interleaved
-    } else {
-        let inv = 1.0 / channels as f32;
-        interleaved
-            .chunks_exact(channels)
-            .map(|frame| frame.iter().sum::<f32>() * inv)
-            .collect()
-    };
-    Ok(DecodedWav {
-        samples,
-        sample_rate,
-        channels: stream.channels(),
-        encoding: stream.encoding(),
-        cut_from_frames: (frames < total_frames).then_some(total_frames),
-    })
+    Ok(samples)
 }
 
 fn header_error(err: hound::Error) -> DecodeError {

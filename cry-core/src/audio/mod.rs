@@ -1,16 +1,22 @@
-//! Audio ingest: any PCM or float WAV in, mono `f32` at the model rate out.
+//! Audio ingest: WAV (PCM or float), Ogg Vorbis, FLAC, MP3 or MP4/M4A AAC in, picked by
+//! content; mono `f32` at the model rate out.
 
+mod codec;
 mod decode;
 mod error;
+mod format;
 mod resample;
+mod stream;
 
 use std::fs::File;
 use std::io::BufReader;
 use std::path::Path;
 
-pub use decode::{DecodedWav, Encoding, WavStream, decode_wav};
+pub use decode::{DecodedAudio, DecodedWav, Encoding, SAMPLE_RATES_HZ, WavStream, decode_wav};
 pub use error::{AudioError, DecodeError};
+pub use format::{AudioFormat, SNIFF_LEN, describe_head, sniff};
 pub use resample::{CHUNK_FRAMES, ResampleError, StreamResampler, resample};
+pub use stream::{AudioStream, decode_audio, sniff_file};
 
 use crate::contract::{DEFAULT_MAX_CLIP_SECONDS, SAMPLE_RATE_HZ};
 
@@ -60,8 +66,9 @@ pub struct Clip {
 
 /// Reads and decodes a WAV file to mono at its own rate, cut to `options.max_seconds`.
 ///
-/// A cut is logged as a warning. The target rate in `options` is not applied here.
-pub fn read_wav(path: &Path, options: &LoadOptions) -> Result<DecodedWav, AudioError> {
+/// WAV only (anything else is [`DecodeError::NotWav`]); [`read_audio`] reads every format. A cut
+/// is logged as a warning. The target rate in `options` is not applied here.
+pub fn read_wav(path: &Path, options: &LoadOptions) -> Result<DecodedAudio, AudioError> {
     let with_path = |kind| AudioError {
         path: path.to_path_buf(),
         kind,
@@ -75,6 +82,25 @@ pub fn read_wav(path: &Path, options: &LoadOptions) -> Result<DecodedWav, AudioE
         return Err(with_path(DecodeError::NotWav("the file is empty".into())));
     }
     let decoded = decode_wav(BufReader::new(file), options.max_seconds).map_err(with_path)?;
+    warn_if_cut(path, &decoded, options);
+    Ok(decoded)
+}
+
+/// Reads and decodes any supported file (the format is picked from its first bytes, not its
+/// name) to mono at its own rate, cut to `options.max_seconds`.
+///
+/// A cut is logged as a warning. The target rate in `options` is not applied here.
+pub fn read_audio(path: &Path, options: &LoadOptions) -> Result<DecodedAudio, AudioError> {
+    let stream = AudioStream::open_file(path)?;
+    let decoded = decode_audio(stream, options.max_seconds).map_err(|kind| AudioError {
+        path: path.to_path_buf(),
+        kind,
+    })?;
+    warn_if_cut(path, &decoded, options);
+    Ok(decoded)
+}
+
+fn warn_if_cut(path: &Path, decoded: &DecodedAudio, options: &LoadOptions) {
     if let Some(frames) = decoded.cut_from_frames {
         log::warn!(
             "{}: {:.1} s long, cut to the first {:.1} s",
@@ -83,21 +109,20 @@ pub fn read_wav(path: &Path, options: &LoadOptions) -> Result<DecodedWav, AudioE
             options.max_seconds.unwrap_or_default()
         );
     }
-    Ok(decoded)
 }
 
-/// Loads a WAV file as a model-ready [`Clip`]: decoded, mixed to mono, cut to the length limit
-/// and resampled (band-limited) to the target rate.
+/// Loads any supported file as a model-ready [`Clip`]: decoded, mixed to mono, cut to the
+/// length limit and resampled (band-limited) to the target rate.
 pub fn load_clip(path: &Path, options: &LoadOptions) -> Result<Clip, AudioError> {
-    let decoded = read_wav(path, options)?;
+    let decoded = read_audio(path, options)?;
     clip_from_decoded(decoded, options.target_rate).map_err(|kind| AudioError {
         path: path.to_path_buf(),
         kind,
     })
 }
 
-/// Resamples a decoded WAV to `target_rate`.
-pub fn clip_from_decoded(decoded: DecodedWav, target_rate: u32) -> Result<Clip, DecodeError> {
+/// Resamples a decoded file to `target_rate`.
+pub fn clip_from_decoded(decoded: DecodedAudio, target_rate: u32) -> Result<Clip, DecodeError> {
     let source = SourceInfo {
         sample_rate: decoded.sample_rate,
         channels: decoded.channels,

@@ -185,6 +185,28 @@ fn non_finite_samples() {
 }
 
 #[test]
+fn samples_far_beyond_full_scale_are_refused() {
+    // Two finite samples near f32::MAX would average to infinity and overflow the resampler.
+    let dir = tempfile::tempdir().unwrap();
+    let path = tmp(&dir, "huge.wav");
+    write_float(
+        &path,
+        spec(2, 16_000, 32, SampleFormat::Float),
+        &[0.0, 0.5, 3.0e38, 3.0e38],
+    );
+    match read_err(&path) {
+        DecodeError::OutOfRange { frame, value } => {
+            assert_eq!(frame, 1);
+            assert_eq!(value, 3.0e38);
+        }
+        other => panic!("expected out of range, got {other}"),
+    }
+    // Loud but plausible float audio (int16-scaled floats) still decodes.
+    write_float(&path, spec(1, 16_000, 32, SampleFormat::Float), &[32_767.0]);
+    assert_eq!(read_wav(&path, &no_limit()).unwrap().samples, [32_767.0]);
+}
+
+#[test]
 fn unsupported_encodings() {
     let dir = tempfile::tempdir().unwrap();
     // Format tag 6 is A-law, a compressed encoding.
