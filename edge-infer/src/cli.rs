@@ -266,7 +266,7 @@ impl StreamArgs {
                         .into(),
                 ));
             }
-            StreamInput::Wav(PathBuf::from(self.input))
+            StreamInput::File(PathBuf::from(self.input))
         };
         Ok(StreamConfig {
             input,

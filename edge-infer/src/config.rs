@@ -49,8 +49,8 @@ pub struct PipelineConfig {
 /// Where `stream` reads.
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamInput {
-    /// A WAV file (it carries its own format).
-    Wav(PathBuf),
+    /// An audio file in any format `cry-core` decodes (it carries its own format).
+    File(PathBuf),
     /// Raw interleaved PCM on stdin.
     Stdin {
         /// Rate and channels.

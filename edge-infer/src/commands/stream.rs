@@ -5,7 +5,7 @@ use crate::error::Error;
 use crate::interrupt;
 use crate::output::EventWriter;
 use crate::stream::feed::spawn_feeder;
-use crate::stream::readers::{PcmSource, WavFileSource};
+use crate::stream::readers::{FileSource, PcmSource};
 use crate::stream::{AudioSource, Detector, Pump};
 
 /// Streams the input to the end (or Ctrl-C) and prints events and a summary as JSON lines.
@@ -17,7 +17,7 @@ pub fn run(config: &StreamConfig) -> Result<(), Error> {
             *format,
             *encoding,
         )),
-        StreamInput::Wav(path) => Box::new(WavFileSource::open(path)?),
+        StreamInput::File(path) => Box::new(FileSource::open(path)?),
     };
     let pipeline = &config.pipeline;
     let engine = pipeline.model.load()?;

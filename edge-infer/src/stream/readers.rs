@@ -1,20 +1,22 @@
-//! Sources that read a WAV file or raw PCM (stdin) as fast as they are asked.
+//! Sources that read an audio file (any format `cry-core` decodes) or raw PCM (stdin) as fast
+//! as they are asked.
 
 use std::fs::File;
 use std::io::{BufReader, Read as IoRead};
 use std::path::Path;
 
-use cry_core::WavStream;
+use cry_core::audio::AudioStream;
 
 use super::source::{AudioSource, Format, Read, SourceError};
 
-/// A WAV file decoded incrementally by `cry-core` (any rate, any channel count).
-pub struct WavFileSource {
-    stream: WavStream<BufReader<File>>,
+/// An audio file decoded incrementally by `cry-core` (WAV, Ogg Vorbis, FLAC, MP3, MP4/AAC; the
+/// format is recognised by content; any rate, any channel count).
+pub struct FileSource {
+    stream: AudioStream,
     origin: String,
 }
 
-impl WavFileSource {
+impl FileSource {
     /// Opens and checks the header of `path`.
     pub fn open(path: &Path) -> Result<Self, SourceError> {
         let origin = path.display().to_string();
@@ -23,7 +25,7 @@ impl WavFileSource {
             error,
         })?;
         let stream =
-            WavStream::open(BufReader::new(file)).map_err(|problem| SourceError::Decode {
+            AudioStream::open(BufReader::new(file)).map_err(|problem| SourceError::Decode {
                 origin: origin.clone(),
                 problem,
             })?;
@@ -31,7 +33,7 @@ impl WavFileSource {
     }
 }
 
-impl AudioSource for WavFileSource {
+impl AudioSource for FileSource {
     fn format(&self) -> Format {
         Format {
             sample_rate: self.stream.sample_rate(),

@@ -7,7 +7,7 @@ mod scan;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
-use cry_core::audio::{LoadOptions, read_wav};
+use cry_core::audio::{LoadOptions, read_audio};
 use cry_core::{LabelSet, SourceInfo};
 use serde::Serialize;
 
@@ -251,7 +251,7 @@ impl Dataset {
         let total = candidates.len();
         let mut decoded = Vec::with_capacity(total);
         for (i, candidate) in candidates.into_iter().enumerate() {
-            match read_wav(&candidate.path, options) {
+            match read_audio(&candidate.path, options) {
                 Ok(wav) => {
                     let hash = audio_hash(&wav.samples, wav.sample_rate);
                     let source = SourceInfo {

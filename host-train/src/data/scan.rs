@@ -1,4 +1,5 @@
-//! Finding the clips of a dataset: `<root>/<label>/**/*.wav` folders or a CSV manifest.
+//! Finding the clips of a dataset: `<root>/<label>/**/<clip>` folders or a CSV manifest. A file
+//! is a clip by its content (WAV, Ogg Vorbis, FLAC, MP3, MP4/AAC), whatever its extension.
 
 use std::path::{Path, PathBuf};
 
@@ -40,9 +41,12 @@ fn is_hidden(path: &Path) -> bool {
         .is_some_and(|n| n.to_string_lossy().starts_with('.'))
 }
 
-fn is_wav(path: &Path) -> bool {
-    path.extension()
-        .is_some_and(|e| e.eq_ignore_ascii_case("wav"))
+/// Whether `path` holds audio `cry-core` decodes, by its first bytes (not its extension); if not,
+/// why not.
+fn audio_by_content(path: &Path) -> Result<(), String> {
+    cry_core::audio::sniff_file(path)
+        .map(|_| ())
+        .map_err(|e| e.kind.to_string())
 }
 
 fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, DatasetError> {
@@ -64,9 +68,10 @@ fn sorted_entries(dir: &Path) -> Result<Vec<PathBuf>, DatasetError> {
     Ok(entries)
 }
 
-/// Scans `<root>/<label>/` folders; every `.wav` below a label folder (at any depth) is a clip
-/// of that label. Other files in label folders are reported as skipped; `.wav` files directly in
-/// the root are reported too. Hidden files and folders are ignored.
+/// Scans `<root>/<label>/` folders; every audio file (recognised by content) below a label folder
+/// (at any depth) is a clip of that label. Other files in label folders are reported as skipped
+/// with what they start with; audio files directly in the root are reported too. Hidden files
+/// and folders are ignored.
 pub fn scan_folders(root: &Path) -> Result<Scan, DatasetError> {
     if !root.is_dir() {
         return Err(DatasetError::NotADirectory(root.to_path_buf()));
@@ -86,10 +91,10 @@ pub fn scan_folders(root: &Path) -> Result<Scan, DatasetError> {
             if scan.candidates.len() + scan.skipped.len() == before {
                 return Err(DatasetError::EmptyLabelFolder(entry));
             }
-        } else if is_wav(&entry) {
+        } else if audio_by_content(&entry).is_ok() {
             scan.skipped.push(Skipped {
                 path: relative(root, &entry),
-                reason: "not inside a label folder (expected <data>/<label>/<clip>.wav)".into(),
+                reason: "not inside a label folder (expected <data>/<label>/<clip>)".into(),
             });
         }
     }
@@ -108,18 +113,19 @@ fn collect_label_folder(
     for entry in sorted_entries(dir)? {
         if entry.is_dir() {
             collect_label_folder(root, &entry, label, scan)?;
-        } else if is_wav(&entry) {
-            scan.candidates.push(Candidate {
-                rel: relative(root, &entry),
-                path: entry,
-                label: label.to_string(),
-                group: None,
-            });
         } else {
-            scan.skipped.push(Skipped {
-                path: relative(root, &entry),
-                reason: "not a .wav file".into(),
-            });
+            match audio_by_content(&entry) {
+                Ok(()) => scan.candidates.push(Candidate {
+                    rel: relative(root, &entry),
+                    path: entry,
+                    label: label.to_string(),
+                    group: None,
+                }),
+                Err(reason) => scan.skipped.push(Skipped {
+                    path: relative(root, &entry),
+                    reason,
+                }),
+            }
         }
     }
     Ok(())

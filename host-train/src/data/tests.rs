@@ -104,11 +104,48 @@ fn bad_files_are_skipped_with_reasons_and_odd_formats_are_used() {
             .map(|s| s.reason.clone())
             .unwrap_or_else(|| panic!("{p} not in skipped: {:?}", ds.skipped))
     };
-    assert!(reason("tired/notes.wav").starts_with("not a WAV file"));
+    assert!(reason("tired/notes.wav").starts_with("not an audio file"));
     assert!(reason("tired/empty.wav").contains("zero samples"));
     assert!(reason("tired/corrupt.wav").starts_with("truncated data"));
-    assert_eq!(reason("tired/readme.txt"), "not a .wav file");
+    assert!(reason("tired/readme.txt").starts_with("not an audio file: starts with"));
     assert_eq!(ds.skipped.len(), 4);
+}
+
+#[test]
+fn compressed_formats_are_clips_by_content_whatever_their_name() {
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("../cry-core/tests/fixtures");
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let copies = [
+        ("tone-1000hz-16000hz-stereo.flac", "cry/1-211527-A.flac"),
+        ("tone-880hz-48000hz-stereo.m4a", "cry/phone.m4a"),
+        ("tone-660hz-44100hz-mono.mp3", "noise/street.mp3"),
+        // An Ogg file behind a .wav name is read by its content.
+        ("tone-440hz-22050hz-mono.ogg", "noise/mislabelled.wav"),
+    ];
+    for (fixture, rel) in copies {
+        std::fs::create_dir_all(root.join(rel).parent().unwrap()).unwrap();
+        std::fs::copy(fixtures.join(fixture), root.join(rel)).unwrap();
+    }
+    let ds = load(root).unwrap();
+    let used: Vec<&str> = ds.clips.iter().map(|c| c.rel.as_str()).collect();
+    assert_eq!(
+        used,
+        [
+            "cry/1-211527-A.flac",
+            "cry/phone.m4a",
+            "noise/mislabelled.wav",
+            "noise/street.mp3"
+        ],
+        "skipped: {:?}",
+        ds.skipped
+    );
+    let of = |rel: &str| ds.clips.iter().find(|c| c.rel == rel).unwrap();
+    assert_eq!(of("noise/mislabelled.wav").source.sample_rate, 22_050);
+    assert_eq!(of("cry/1-211527-A.flac").source.channels, 2);
+    assert_eq!(of("cry/1-211527-A.flac").recogniser, Recogniser::Esc50);
+    assert_eq!(of("cry/phone.m4a").source.sample_rate, 48_000);
+    assert!((of("noise/street.mp3").seconds - 0.5).abs() < 0.1);
 }
 
 #[test]
