@@ -48,14 +48,7 @@ pub fn run(config: &BaselinesConfig) -> Result<BaselinesReport> {
     );
     let report = BaselinesReport::new(
         config.command.clone(),
-        DataSummary::new(
-            &dataset,
-            config
-                .data
-                .manifest
-                .as_ref()
-                .map(|p| p.display().to_string()),
-        ),
+        DataSummary::new(&dataset, &config.data),
         CvSummary::new(&splits, config.inner, config.seed),
         results,
     );

@@ -90,14 +90,7 @@ pub fn run(config: &NestedCvConfig, device_choice: DeviceChoice) -> Result<Optio
         crop_seconds: config.tune.crop_seconds,
         seed: config.seed,
         random_seeds: config.random_seeds,
-        data: DataSummary::new(
-            &dataset,
-            config
-                .data
-                .manifest
-                .as_ref()
-                .map(|p| p.display().to_string()),
-        ),
+        data: DataSummary::new(&dataset, &config.data),
         cv: CvSummary::new(&splits, config.inner, config.seed),
         clips: FoldsFile::entries(&dataset, &(0..dataset.clips.len()).collect::<Vec<_>>()),
         labels: dataset.label_indices(),

@@ -128,14 +128,7 @@ pub fn run(config: &TrainConfig, device_choice: DeviceChoice) -> Result<Training
         generated_by: format!("host-train {}", env!("CARGO_PKG_VERSION")),
         command: config.command.clone(),
         model: start.info,
-        data: DataSummary::new(
-            &dataset,
-            config
-                .data
-                .manifest
-                .as_ref()
-                .map(|p| p.display().to_string()),
-        ),
+        data: DataSummary::new(&dataset, &config.data),
         seed: config.seed,
         grid: config.tune.grid.clone(),
         folds: config.folds,

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::cv::NestedSplits;
-use crate::data::{ClassSummary, Dataset, Duplicate};
+use crate::data::{ClassSummary, DataSource, Dataset, Duplicate};
 
 /// What data a report is about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -30,11 +30,11 @@ pub struct DataSummary {
 }
 
 impl DataSummary {
-    /// Summary of `dataset`.
-    pub fn new(dataset: &Dataset, manifest: Option<String>) -> Self {
+    /// Summary of `dataset`, read from `source`.
+    pub fn new(dataset: &Dataset, source: &DataSource) -> Self {
         Self {
             root: dataset.root.display().to_string(),
-            manifest,
+            manifest: source.manifest.as_ref().map(|p| p.display().to_string()),
             clips: dataset.clips.len(),
             groups: dataset
                 .group_names()
