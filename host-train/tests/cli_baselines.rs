@@ -246,3 +246,89 @@ fn unusable_input_gets_a_clear_error_and_exit_code() {
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("/nonexistent is not a directory"));
 }
+
+#[test]
+fn label_rules_and_group_pattern_shape_the_classes_and_groups() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    good_clips(&data, "belly pain", 6, 0);
+    good_clips(&data, "lonely", 3, 100);
+    good_clips(&data, "discomfort", 3, 200);
+    good_clips(&data, "junk", 2, 300);
+
+    let out = dir.path().join("out");
+    let rules = [
+        "--outer",
+        "3",
+        "--inner",
+        "2",
+        "--label",
+        "belly pain=belly_pain",
+        "--label",
+        "lonely=discomfort",
+        "--label",
+        "junk=",
+    ];
+    let output = run_ok(&data, &out, &rules);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("Label map ("), "{stdout}");
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(
+        report["data"]["labels"],
+        serde_json::json!(["belly_pain", "discomfort"])
+    );
+    assert_eq!(report["data"]["clips"], 12);
+    assert_eq!(report["data"]["label_map"]["rules"]["junk"], "");
+    let skipped = read_json(&out.join("skipped.json"));
+    let dropped = skipped
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| {
+            s["reason"]
+                .as_str()
+                .unwrap()
+                .contains("dropped by the label map")
+        })
+        .count();
+    assert_eq!(dropped, 2);
+    let folds = read_json(&out.join("folds.json"));
+    let first = &folds["outer"][0]["test"][0];
+    assert_eq!(first["grouped_by"], "donateacry-uuid", "{first}");
+
+    // One group per folder: too few groups for three folds, refused as a data problem (3).
+    let by_folder = host_train(&[
+        "baselines",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        dir.path().join("out2").to_str().unwrap(),
+        "--outer",
+        "3",
+        "--group-regex",
+        "^([^/]+)/",
+    ]);
+    assert_eq!(by_folder.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&by_folder.stderr).contains("group"));
+
+    for (flag, value) in [
+        ("--label", "no-equals-sign"),
+        ("--group-regex", "^x"),
+        ("--classes", "a,,b"),
+    ] {
+        let bad = host_train(&[
+            "baselines",
+            "--data",
+            data.to_str().unwrap(),
+            "--out",
+            dir.path().join("out3").to_str().unwrap(),
+            flag,
+            value,
+        ]);
+        assert_eq!(bad.status.code(), Some(2), "{flag} {value}");
+        assert!(
+            String::from_utf8_lossy(&bad.stderr).contains(flag),
+            "{flag}"
+        );
+    }
+}

@@ -13,7 +13,7 @@ use crate::commands::embed::EmbedConfig;
 use crate::commands::init::InitConfig;
 use crate::commands::nested_cv::NestedCvConfig;
 use crate::commands::train::TrainConfig;
-use crate::data::DataSource;
+use crate::data::{DataSource, GroupRules, LabelMap};
 use crate::error::{Error, chain};
 use crate::model::presets::ConfigSource;
 use crate::run::RunDir;
@@ -282,6 +282,19 @@ pub struct DataArgs {
     /// Clips longer than this many seconds are cut (with a warning).
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_MAX_CLIP_SECONDS)]
     pub max_seconds: f32,
+    /// Leakage groups from a regular expression: its first capture group over each clip's path
+    /// relative to --data names the group (paths it does not match use the built-in rules).
+    #[arg(long, value_name = "RE")]
+    pub group_regex: Option<String>,
+    /// File of label rules, one `from=to` per line (`from=` drops; `#` comments).
+    #[arg(long, value_name = "FILE")]
+    pub label_map: Option<PathBuf>,
+    /// A label rule `from=to` (rename or merge) or `from=` (drop); repeatable, after --label-map.
+    #[arg(long = "label", value_name = "FROM=TO")]
+    pub labels: Vec<String>,
+    /// Keep only these classes (names after the label rules), comma-separated.
+    #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
+    pub classes: Option<Vec<String>>,
 }
 
 /// How the data is split.
@@ -332,10 +345,31 @@ impl DataArgs {
         if !(self.max_seconds > 0.0 && self.max_seconds.is_finite()) {
             return Err(usage("--max-seconds", "must be a positive number"));
         }
+        let mut labels = LabelMap::default();
+        if let Some(file) = &self.label_map {
+            labels
+                .add_file(file)
+                .map_err(|e| usage("--label-map", chain(&e)))?;
+        }
+        for rule in &self.labels {
+            labels
+                .add_rule(rule)
+                .map_err(|e| usage("--label", chain(&e)))?;
+        }
+        if let Some(classes) = &self.classes {
+            labels
+                .keep_classes(classes)
+                .map_err(|e| usage("--classes", chain(&e)))?;
+        }
+        if let Some(pattern) = &self.group_regex {
+            GroupRules::with_pattern(pattern).map_err(|e| usage("--group-regex", chain(&e)))?;
+        }
         Ok((
             DataSource {
                 root: self.data.clone(),
                 manifest: self.manifest.clone(),
+                labels,
+                group_pattern: self.group_regex.clone(),
             },
             LoadOptions {
                 max_seconds: Some(self.max_seconds),

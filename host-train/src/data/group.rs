@@ -23,19 +23,24 @@ const UUID_LEN: usize = 36;
 
 /// What formed a clip's group.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
 pub enum Recogniser {
     /// The manifest's `group` column.
+    #[serde(rename = "manifest")]
     Manifest,
     /// The user's group pattern.
+    #[serde(rename = "regex")]
     Regex,
     /// A Donate-a-cry app-instance UUID.
+    #[serde(rename = "donateacry-uuid")]
     DonateACry,
     /// An ESC-50 `<fold>-<clip>-<take>` name.
+    #[serde(rename = "esc50-clip")]
     Esc50,
     /// A `<recording>_<N>` segment name.
+    #[serde(rename = "segment")]
     Segment,
     /// No pattern: the file (without copy suffix or augmentation prefix) is its own group.
+    #[serde(rename = "file-name")]
     FileName,
 }
 
@@ -385,6 +390,22 @@ mod tests {
         );
         let augmented = by_folder.group("cry/s1/aug_take_1.wav", None);
         assert!(augmented.augmented && augmented.key == "s1");
+    }
+
+    #[test]
+    fn recogniser_names_are_the_same_in_json_and_text() {
+        for r in [
+            Recogniser::Manifest,
+            Recogniser::Regex,
+            Recogniser::DonateACry,
+            Recogniser::Esc50,
+            Recogniser::Segment,
+            Recogniser::FileName,
+        ] {
+            let json = serde_json::to_string(&r).unwrap();
+            assert_eq!(json, format!("\"{}\"", r.as_str()));
+            assert_eq!(serde_json::from_str::<Recogniser>(&json).unwrap(), r);
+        }
     }
 
     #[test]

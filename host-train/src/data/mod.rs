@@ -57,6 +57,9 @@ pub enum DatasetError {
     /// Fewer than two classes have usable clips, so there is nothing to classify.
     #[error("only one class has usable clips ({0}); at least two are needed")]
     SingleClass(String),
+    /// The group pattern is not usable.
+    #[error(transparent)]
+    GroupPattern(#[from] GroupPatternError),
     /// A directory could not be listed.
     #[error("failed to list {}", path.display())]
     Io {
@@ -172,13 +175,30 @@ pub struct DataRules {
     pub labels: LabelMap,
 }
 
-/// Where a dataset comes from.
-#[derive(Debug, Clone)]
+/// Where a dataset comes from, and how its files become classes and groups.
+#[derive(Debug, Clone, Default)]
 pub struct DataSource {
     /// The data root.
     pub root: PathBuf,
     /// A manifest replacing the folder scan.
     pub manifest: Option<PathBuf>,
+    /// Renames, merges, drops and the classes kept.
+    pub labels: LabelMap,
+    /// A pattern whose first capture group over the relative path names the leakage group.
+    pub group_pattern: Option<String>,
+}
+
+impl DataSource {
+    /// The label and group rules of this source.
+    pub fn rules(&self) -> Result<DataRules, GroupPatternError> {
+        Ok(DataRules {
+            groups: match &self.group_pattern {
+                Some(p) => GroupRules::with_pattern(p)?,
+                None => GroupRules::default(),
+            },
+            labels: self.labels.clone(),
+        })
+    }
 }
 
 impl Dataset {
@@ -191,7 +211,8 @@ impl Dataset {
         options: &LoadOptions,
         on_file: impl FnMut(usize, usize),
     ) -> Result<Self, DatasetError> {
-        Self::load_with(source, &DataRules::default(), options, on_file)
+        let rules = source.rules()?;
+        Self::load_with(source, &rules, options, on_file)
     }
 
     /// [`Dataset::load`] with label and group rules: clips whose label the map drops are

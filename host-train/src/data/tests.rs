@@ -24,7 +24,7 @@ fn clip(root: &Path, rel: &str, freq: f64) {
 fn load(root: &Path) -> Result<Dataset, DatasetError> {
     let source = DataSource {
         root: root.to_path_buf(),
-        manifest: None,
+        ..DataSource::default()
     };
     Dataset::load(&source, &LoadOptions::default(), |_, _| {})
 }
@@ -219,7 +219,7 @@ fn identical_audio_is_collapsed_and_reported() {
 fn load_with(root: &Path, rules: &DataRules) -> Result<Dataset, DatasetError> {
     let source = DataSource {
         root: root.to_path_buf(),
-        manifest: None,
+        ..DataSource::default()
     };
     Dataset::load_with(&source, rules, &LoadOptions::default(), |_, _| {})
 }
@@ -374,6 +374,7 @@ fn manifest_with_groups_and_bad_rows() {
     let source = DataSource {
         root: root.to_path_buf(),
         manifest: Some(manifest.clone()),
+        ..DataSource::default()
     };
     let ds = Dataset::load(&source, &LoadOptions::default(), |_, _| {}).unwrap();
     let groups: Vec<&str> = ds.group_names();

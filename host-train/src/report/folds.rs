@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use crate::cv::NestedSplits;
-use crate::data::Dataset;
+use crate::data::{Dataset, Recogniser};
 
 /// One clip in a fold listing.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -14,6 +14,11 @@ pub struct FoldEntry {
     pub label: String,
     /// Leakage group.
     pub group: String,
+    /// What formed the group (`donateacry-uuid`, `esc50-clip`, `segment`, `regex`, ...).
+    pub grouped_by: Recogniser,
+    /// A transformed copy of another recording (its name carries an augmentation prefix).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub augmented: bool,
 }
 
 /// An inner fold's test part.
@@ -50,6 +55,8 @@ impl FoldsFile {
                     path: clip.rel.clone(),
                     label: dataset.labels.names()[clip.label].clone(),
                     group: clip.group.clone(),
+                    grouped_by: clip.recogniser,
+                    augmented: clip.augmented,
                 }
             })
             .collect()

@@ -21,6 +21,33 @@ pub fn data_section(md: &mut String, d: &DataSummary) {
         d.skipped,
         d.duplicates.len()
     );
+    if !d.label_map.is_identity() {
+        let rules: Vec<String> = d
+            .label_map
+            .rules
+            .iter()
+            .map(|(from, to)| match to.as_str() {
+                "" => format!("`{from}` dropped"),
+                to => format!("`{from}` → `{to}`"),
+            })
+            .collect();
+        let mut parts = Vec::new();
+        if !rules.is_empty() {
+            parts.push(format!("labels mapped: {}", rules.join(", ")));
+        }
+        if let Some(classes) = &d.label_map.classes {
+            let kept: Vec<&str> = classes.iter().map(String::as_str).collect();
+            parts.push(format!("classes kept: {}", kept.join(", ")));
+        }
+        let line = parts.join("; ");
+        let _ = writeln!(md, "Label map ({line}).\n");
+    }
+    if let Some(pattern) = &d.group_pattern {
+        let _ = writeln!(
+            md,
+            "Leakage groups from `--group-regex {pattern}` where it matches.\n"
+        );
+    }
     let _ = writeln!(md, "| class | clips | share | groups | seconds |");
     let _ = writeln!(md, "|---|---:|---:|---:|---:|");
     for c in &d.classes {

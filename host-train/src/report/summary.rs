@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::cv::NestedSplits;
-use crate::data::{ClassSummary, DataSource, Dataset, Duplicate};
+use crate::data::{ClassSummary, DataSource, Dataset, Duplicate, LabelMap};
 
 /// What data a report is about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -27,6 +27,12 @@ pub struct DataSummary {
     pub skipped: usize,
     /// Duplicates collapsed into an earlier file.
     pub duplicates: Vec<Duplicate>,
+    /// The label rules and kept classes (`--label-map`, `--label`, `--classes`), when any.
+    #[serde(default, skip_serializing_if = "LabelMap::is_identity")]
+    pub label_map: LabelMap,
+    /// `--group-regex`, when given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_pattern: Option<String>,
 }
 
 impl DataSummary {
@@ -45,6 +51,8 @@ impl DataSummary {
             classes: dataset.class_summary(),
             skipped: dataset.skipped.len(),
             duplicates: dataset.duplicates.clone(),
+            label_map: source.labels.clone(),
+            group_pattern: source.group_pattern.clone(),
         }
     }
 }
