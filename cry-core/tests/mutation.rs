@@ -41,34 +41,35 @@ impl Counting {
         let now = CURRENT.fetch_add(size, Ordering::Relaxed) + size;
         PEAK.fetch_max(now, Ordering::Relaxed);
     }
+
+    /// Refuses (and records) a request over the cap; otherwise counts it.
+    fn admit(size: usize) -> bool {
+        if size > MEMORY_CAP {
+            OVERSIZED.store(size, Ordering::Relaxed);
+            eprintln!(
+                "mutation harness: one allocation of {size} bytes asked for (cap {MEMORY_CAP})"
+            );
+            return false;
+        }
+        Self::grow(size);
+        true
+    }
 }
 
 // SAFETY: every call is forwarded to the system allocator unchanged; the counters are atomics.
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if layout.size() > MEMORY_CAP {
-            OVERSIZED.store(layout.size(), Ordering::Relaxed);
-            eprintln!(
-                "mutation harness: one allocation of {} bytes asked for (cap {MEMORY_CAP})",
-                layout.size()
-            );
+        if !Self::admit(layout.size()) {
             return std::ptr::null_mut();
         }
-        Self::grow(layout.size());
         // SAFETY: forwarded with the caller's layout.
         unsafe { System.alloc(layout) }
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if layout.size() > MEMORY_CAP {
-            OVERSIZED.store(layout.size(), Ordering::Relaxed);
-            eprintln!(
-                "mutation harness: one allocation of {} bytes asked for (cap {MEMORY_CAP})",
-                layout.size()
-            );
+        if !Self::admit(layout.size()) {
             return std::ptr::null_mut();
         }
-        Self::grow(layout.size());
         // SAFETY: forwarded with the caller's layout.
         unsafe { System.alloc_zeroed(layout) }
     }
