@@ -7,6 +7,7 @@
 
 pub mod audio;
 pub mod contract;
+pub mod hostile;
 pub mod labels;
 pub mod metadata;
 pub mod scoring;

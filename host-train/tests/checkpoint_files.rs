@@ -75,6 +75,38 @@ fn wrong_shape_is_named() {
 }
 
 #[test]
+fn a_config_far_bigger_than_its_weights_is_refused_before_allocating() {
+    for (case, field, value) in [
+        ("distil_group", "hidden_size", serde_json::json!(1u64 << 40)),
+        (
+            "layer_stable",
+            "num_hidden_layers",
+            serde_json::json!(1u64 << 50),
+        ),
+        (
+            "cls_plain",
+            "classifier_proj_size",
+            serde_json::json!(1u64 << 45),
+        ),
+        (
+            "cls_weighted",
+            "conv_kernel",
+            serde_json::json!([10, 3, 1u64 << 40]),
+        ),
+    ] {
+        let dir = copy_of(case);
+        patch_config(dir.path(), field, value);
+        let err = load_err(dir.path());
+        let msg = err.to_string();
+        assert!(
+            matches!(err, CheckpointError::TooFewValues { .. }),
+            "{case} {field}: {msg}"
+        );
+        assert!(msg.contains("do not belong together"), "{msg}");
+    }
+}
+
+#[test]
 fn unsupported_setting_is_named() {
     let dir = copy_of("distil_group");
     patch_config(dir.path(), "conv_pos_batch_norm", true.into());

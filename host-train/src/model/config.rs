@@ -224,6 +224,36 @@ impl HubertConfig {
                 "must divide hidden_size",
             ));
         }
+        for (field, p) in [
+            ("hidden_dropout", self.hidden_dropout),
+            ("activation_dropout", self.activation_dropout),
+            ("attention_dropout", self.attention_dropout),
+            ("feat_proj_dropout", self.feat_proj_dropout),
+            ("final_dropout", self.final_dropout),
+            ("layerdrop", self.layerdrop),
+        ] {
+            if !(0.0..1.0).contains(&p) {
+                return Err(unsupported(
+                    field,
+                    p,
+                    "a dropout probability must be in [0, 1)",
+                ));
+            }
+        }
+        if !(self.layer_norm_eps > 0.0 && self.layer_norm_eps.is_finite()) {
+            return Err(unsupported(
+                "layer_norm_eps",
+                self.layer_norm_eps,
+                "must be a positive number",
+            ));
+        }
+        if !(self.initializer_range >= 0.0 && self.initializer_range.is_finite()) {
+            return Err(unsupported(
+                "initializer_range",
+                self.initializer_range,
+                "must be a non-negative number",
+            ));
+        }
         if self.num_conv_pos_embeddings == 0 {
             return Err(unsupported(
                 "num_conv_pos_embeddings",
@@ -232,6 +262,35 @@ impl HubertConfig {
             ));
         }
         Ok(())
+    }
+
+    /// A lower bound on the values a model of this config holds: the weights of its convs,
+    /// projections, attention and feed-forward blocks (and head, for a classifier), without biases
+    /// and norms; saturating. A weight file with fewer values cannot belong to this config, so a
+    /// loader refuses it before allocating what a corrupt config describes.
+    pub fn min_parameters(&self, classifier: bool) -> u128 {
+        let mul = |a: usize, b: usize| (a as u128).saturating_mul(b as u128);
+        let mut total: u128 = 0;
+        let mut channels = 1;
+        for (&dim, &kernel) in self.conv_dim.iter().zip(&self.conv_kernel) {
+            total = total.saturating_add(mul(dim, channels).saturating_mul(kernel as u128));
+            channels = dim;
+        }
+        let h = self.hidden_size;
+        let groups = self.num_conv_pos_embedding_groups.max(1);
+        let per_layer = mul(h, h)
+            .saturating_mul(4)
+            .saturating_add(mul(h, self.intermediate_size).saturating_mul(2));
+        total = total
+            .saturating_add(mul(channels, h))
+            .saturating_add(mul(h, h / groups).saturating_mul(self.num_conv_pos_embeddings as u128))
+            .saturating_add(per_layer.saturating_mul(self.num_hidden_layers as u128));
+        if classifier {
+            total = total
+                .saturating_add(mul(h, self.classifier_proj_size))
+                .saturating_add(mul(self.classifier_proj_size, self.num_labels()));
+        }
+        total
     }
 
     /// Number of classes: `id2label`'s size, else `num_labels`, else 2 (transformers' default).
@@ -420,6 +479,10 @@ mod tests {
             bad(r#"{"num_attention_heads": 7}"#).field,
             "num_attention_heads"
         );
+        // Found by the checkpoint mutation harness: burn's dropout panics outside [0, 1).
+        assert_eq!(bad(r#"{"hidden_dropout": 1}"#).field, "hidden_dropout");
+        assert_eq!(bad(r#"{"layerdrop": -0.1}"#).field, "layerdrop");
+        assert_eq!(bad(r#"{"layer_norm_eps": 0}"#).field, "layer_norm_eps");
         assert!(
             bad(r#"{"hidden_act": "relu"}"#)
                 .to_string()

@@ -101,6 +101,20 @@ pub enum CheckpointError {
         /// Shape or type mismatches, described.
         shapes: Vec<String>,
     },
+    /// The weight file holds fewer values than the config's model needs.
+    #[error(
+        "{} holds {holds} values but its {CONFIG_FILE} describes a model of at least {needs}: \
+         the two do not belong together",
+        path.display()
+    )]
+    TooFewValues {
+        /// The weight file.
+        path: PathBuf,
+        /// Values in the file.
+        holds: u128,
+        /// The config's lower bound.
+        needs: u128,
+    },
     /// Writing failed.
     #[error("failed to write {}: {source}", path.display())]
     Write {
@@ -405,6 +419,15 @@ impl Checkpoint {
         let weights_path = weights_file(dir)?;
         let tensors = read_tensors(&weights_path)?;
         let classifier = tensors.contains_key("classifier.weight");
+        let holds: u128 = tensors.values().map(|t| t.num_elements() as u128).sum();
+        let needs = config.min_parameters(classifier);
+        if needs > holds {
+            return Err(CheckpointError::TooFewValues {
+                path: weights_path,
+                holds,
+                needs,
+            });
+        }
         let masked_spec_embed = tensors
             .iter()
             .find(|(k, _)| k.ends_with(MASKED_SPEC_EMBED))
