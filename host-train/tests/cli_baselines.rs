@@ -332,3 +332,157 @@ fn label_rules_and_group_pattern_shape_the_classes_and_groups() {
         );
     }
 }
+
+#[test]
+fn augmented_copies_train_only_unless_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    good_clips(&data, "hungry", 6, 0);
+    good_clips(&data, "tired", 6, 100);
+    let originals: Vec<_> = walk(&data);
+    for (i, path) in originals.iter().enumerate() {
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let samples = tone(1500.0 + 23.0 * i as f64, 8000, 1.0, 0.2);
+        let copy = path.with_file_name(format!("generated1_{name}"));
+        write_wav(&copy, &samples, 8000, 1, WavFormat::Pcm(16)).unwrap();
+    }
+    let cv = ["--outer", "3", "--inner", "2"];
+
+    let out = dir.path().join("train");
+    let stdout = String::from_utf8(run_ok(&data, &out, &cv).stdout).unwrap();
+    assert!(stdout.contains("12 augmented copies"), "{stdout}");
+    assert!(stdout.contains("trained on only"), "{stdout}");
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(report["data"]["clips"], 24);
+    assert_eq!(report["data"]["classes"][0]["augmented"], 6);
+    let tested: u64 = report["cv"]["outer_test_sizes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(tested, 12, "only the originals are scored");
+    let folds = read_json(&out.join("folds.json"));
+    for outer in folds["outer"].as_array().unwrap() {
+        let test_groups: BTreeSet<&str> = outer["test"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["group"].as_str().unwrap())
+            .collect();
+        let parts = std::iter::once(&outer["test"]).chain(
+            outer["inner"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| &i["test"]),
+        );
+        for part in parts {
+            assert!(
+                part.as_array()
+                    .unwrap()
+                    .iter()
+                    .all(|e| e.get("augmented").is_none()),
+                "an augmented copy in a test part: {part}"
+            );
+        }
+        let trained = outer["augmented_in_training"].as_array().unwrap();
+        assert_eq!(trained.len(), 12 - test_groups.len());
+        for copy in trained {
+            assert_eq!(copy["augmented"], true);
+            assert!(!test_groups.contains(copy["group"].as_str().unwrap()));
+        }
+    }
+
+    let out = dir.path().join("keep");
+    let mut keep = cv.to_vec();
+    keep.extend(["--augmented", "keep"]);
+    let output = run_ok(&data, &out, &keep);
+    assert!(String::from_utf8_lossy(&output.stdout).contains("every figure below is inflated"));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("inflated"));
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(report["data"]["augmented"], "keep");
+    let folds = std::fs::read_to_string(out.join("folds.json")).unwrap();
+    assert!(folds.contains("\"augmented\": true"));
+
+    let out = dir.path().join("drop");
+    let mut drop = cv.to_vec();
+    drop.extend(["--augmented", "drop"]);
+    run_ok(&data, &out, &drop);
+    assert_eq!(read_json(&out.join("report.json"))["data"]["clips"], 12);
+    let skipped = read_json(&out.join("skipped.json"));
+    let dropped = skipped
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["reason"].as_str().unwrap().contains("--augmented drop"))
+        .count();
+    assert_eq!(dropped, 12);
+}
+
+#[test]
+fn conflicting_labels_and_reason_codes_are_listed_in_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    good_clips(&data, "hungry", 6, 0);
+    good_clips(&data, "tired", 6, 100);
+    let hungry = walk(&data.join("hungry"));
+    let name = hungry[0].file_name().unwrap().to_str().unwrap().to_string();
+    std::fs::copy(&hungry[0], data.join("tired").join(&name)).unwrap();
+    let tired_hu = name
+        .replace("-xx.wav", "-hu.wav")
+        .replacen("00000000-", "000000ff-", 1);
+    let samples = tone(777.0, 8000, 1.0, 0.3);
+    write_wav(
+        &data.join("tired").join(&tired_hu),
+        &samples,
+        8000,
+        1,
+        WavFormat::Pcm(16),
+    )
+    .unwrap();
+
+    let out = dir.path().join("out");
+    let stdout =
+        String::from_utf8(run_ok(&data, &out, &["--outer", "3", "--inner", "2"]).stdout).unwrap();
+    assert!(
+        stdout.contains("Identical audio under different labels, all excluded (1)"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("`hungry/{name}` (hungry), `tired/{name}` (tired)")),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "`tired/{tired_hu}`: folder `tired`, code says `hungry`"
+        )),
+        "{stdout}"
+    );
+    assert!(stdout.contains("| donateacry-uuid "), "{stdout}");
+    let report = read_json(&out.join("report.json"));
+    assert_eq!(report["data"]["clips"], 12);
+    assert_eq!(
+        report["data"]["conflicts"][0]["labels"],
+        serde_json::json!(["hungry", "tired"])
+    );
+    assert_eq!(
+        report["data"]["reason_mismatches"][0]["code_reason"],
+        "hungry"
+    );
+}
+
+/// Every file under `dir`, sorted.
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}

@@ -13,7 +13,7 @@ use crate::commands::embed::EmbedConfig;
 use crate::commands::init::InitConfig;
 use crate::commands::nested_cv::NestedCvConfig;
 use crate::commands::train::TrainConfig;
-use crate::data::{DataSource, GroupRules, LabelMap};
+use crate::data::{AugmentedPolicy, DataSource, GroupRules, LabelMap};
 use crate::error::{Error, chain};
 use crate::model::presets::ConfigSource;
 use crate::run::RunDir;
@@ -295,6 +295,11 @@ pub struct DataArgs {
     /// Keep only these classes (names after the label rules), comma-separated.
     #[arg(long, value_name = "A,B,...", value_delimiter = ',')]
     pub classes: Option<Vec<String>>,
+    /// Augmented copies (`generated<N>_`, `aug_`, `augmented_` names): train on them only
+    /// (`train`), leave them out (`drop`), or test and count them like any clip (`keep`, which
+    /// inflates every figure).
+    #[arg(long, value_enum, value_name = "USE", default_value_t = AugmentedPolicy::Train)]
+    pub augmented: AugmentedPolicy,
 }
 
 /// How the data is split.
@@ -370,6 +375,7 @@ impl DataArgs {
                 manifest: self.manifest.clone(),
                 labels,
                 group_pattern: self.group_regex.clone(),
+                augmented: self.augmented,
             },
             LoadOptions {
                 max_seconds: Some(self.max_seconds),

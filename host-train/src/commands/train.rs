@@ -10,7 +10,7 @@ use anyhow::Context;
 use cry_core::audio::LoadOptions;
 
 use crate::backend::DeviceChoice;
-use crate::cv::{InnerFold, stratified_group_kfold};
+use crate::cv::{InnerFold, held_out_kfold};
 use crate::data::DataSource;
 use crate::error::Result;
 use crate::fsx;
@@ -63,9 +63,10 @@ pub fn run(config: &TrainConfig, device_choice: DeviceChoice) -> Result<Training
     write_json(&work.skipped(), &dataset.skipped)?;
     let labels = dataset.label_indices();
     let groups = dataset.group_names();
-    let split = stratified_group_kfold(
+    let split = held_out_kfold(
         &labels,
         &groups,
+        &dataset.eligible(),
         dataset.labels.len(),
         config.folds,
         seed::derive(config.seed, &[seed::tag("selection")]),
@@ -73,12 +74,8 @@ pub fn run(config: &TrainConfig, device_choice: DeviceChoice) -> Result<Training
     let all: Vec<usize> = (0..labels.len()).collect();
     let folds: Vec<InnerFold> = (0..config.folds)
         .map(|f| InnerFold {
-            train: all
-                .iter()
-                .copied()
-                .filter(|&i| split.fold[i] != f)
-                .collect(),
-            test: split.members(f),
+            train: split.train(f),
+            test: split.test(f),
         })
         .collect();
 

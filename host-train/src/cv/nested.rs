@@ -3,7 +3,8 @@
 //! The outer folds give the honest estimate; inside each outer training part, the inner folds
 //! are where hyperparameters are chosen, so the outer test part is never seen by a choice.
 
-use super::stratified_group::{SplitError, stratified_group_kfold};
+use super::held_out::held_out_kfold;
+use super::stratified_group::SplitError;
 use crate::seed;
 
 /// One inner fold, as indices into the whole dataset.
@@ -37,19 +38,23 @@ pub struct NestedSplits {
 
 impl NestedSplits {
     /// Splits `labels`/`groups` into `outer_k` stratified group folds and each outer training
-    /// part into `inner_k`. `class_names` is used only in warnings.
+    /// part into `inner_k`. Only items with `eligible[i]` are ever tested (in an outer or inner
+    /// test part); the others only train, and never while their group is tested (see
+    /// [`held_out_kfold`]). `class_names` is used only in warnings.
     pub fn new<G: Ord + Clone>(
         labels: &[usize],
         groups: &[G],
+        eligible: &[bool],
         class_names: &[String],
         outer_k: usize,
         inner_k: usize,
         seed_value: u64,
     ) -> Result<Self, SplitError> {
         let n_classes = class_names.len();
-        let outer = stratified_group_kfold(
+        let outer = held_out_kfold(
             labels,
             groups,
+            eligible,
             n_classes,
             outer_k,
             seed::derive(seed_value, &[seed::tag("outer")]),
@@ -65,13 +70,15 @@ impl NestedSplits {
 
         let mut folds = Vec::with_capacity(outer_k);
         for o in 0..outer_k {
-            let test = outer.members(o);
-            let train: Vec<usize> = (0..labels.len()).filter(|&i| outer.fold[i] != o).collect();
+            let test = outer.test(o);
+            let train = outer.train(o);
             let sub_labels: Vec<usize> = train.iter().map(|&i| labels[i]).collect();
             let sub_groups: Vec<G> = train.iter().map(|&i| groups[i].clone()).collect();
-            let inner_split = stratified_group_kfold(
+            let sub_eligible: Vec<bool> = train.iter().map(|&i| eligible[i]).collect();
+            let inner_split = held_out_kfold(
                 &sub_labels,
                 &sub_groups,
+                &sub_eligible,
                 n_classes,
                 inner_k,
                 seed::derive(seed_value, &[seed::tag("inner"), o as u64]),
@@ -85,15 +92,8 @@ impl NestedSplits {
             }
             let inner = (0..inner_k)
                 .map(|f| InnerFold {
-                    train: (0..train.len())
-                        .filter(|&j| inner_split.fold[j] != f)
-                        .map(|j| train[j])
-                        .collect(),
-                    test: inner_split
-                        .members(f)
-                        .into_iter()
-                        .map(|j| train[j])
-                        .collect(),
+                    train: inner_split.train(f).into_iter().map(|j| train[j]).collect(),
+                    test: inner_split.test(f).into_iter().map(|j| train[j]).collect(),
                 })
                 .collect();
             folds.push(OuterFold { train, test, inner });
@@ -124,7 +124,7 @@ mod tests {
         let labels: Vec<usize> = (0..90).map(|i| usize::from(i % 3 == 0)).collect();
         let groups: Vec<usize> = (0..90).map(|i| i / 2).collect();
         let names = vec!["a".to_string(), "b".to_string()];
-        let s = NestedSplits::new(&labels, &groups, &names, 5, 3, 42).unwrap();
+        let s = NestedSplits::new(&labels, &groups, &[true; 90], &names, 5, 3, 42).unwrap();
         assert_eq!(s.outer.len(), 5);
         let mut all_tests = BTreeSet::new();
         for o in &s.outer {
@@ -153,7 +153,7 @@ mod tests {
         assert!(s.warnings.is_empty(), "{:?}", s.warnings);
         assert_eq!(
             s,
-            NestedSplits::new(&labels, &groups, &names, 5, 3, 42).unwrap()
+            NestedSplits::new(&labels, &groups, &[true; 90], &names, 5, 3, 42).unwrap()
         );
     }
 
@@ -164,7 +164,7 @@ mod tests {
         labels.extend([1, 1]);
         groups.extend([100, 101]);
         let names = vec!["hungry".to_string(), "burping".to_string()];
-        let s = NestedSplits::new(&labels, &groups, &names, 5, 3, 0).unwrap();
+        let s = NestedSplits::new(&labels, &groups, &[true; 32], &names, 5, 3, 0).unwrap();
         assert!(
             s.warnings[0].starts_with("class 'burping' has fewer groups than the 5 outer folds"),
             "{:?}",

@@ -1,5 +1,6 @@
 //! Datasets: scanning, decoding, leakage groups and duplicate collapse.
 
+mod augmented;
 mod group;
 mod label_map;
 mod scan;
@@ -11,6 +12,7 @@ use cry_core::audio::{LoadOptions, read_audio};
 use cry_core::{LabelSet, SourceInfo};
 use serde::Serialize;
 
+pub use augmented::AugmentedPolicy;
 pub use group::{
     GroupPatternError, GroupRules, Grouping, Recogniser, donateacry_uuid, esc50_clip,
     group_from_stem, segment_recording, strip_augmentation_prefix, strip_copy_suffix,
@@ -145,6 +147,16 @@ pub struct ClassSummary {
     pub groups: usize,
     /// Total seconds.
     pub seconds: f64,
+    /// Augmented copies among the clips.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub augmented: usize,
+    /// Groups per recogniser that formed them.
+    #[serde(default)]
+    pub grouped_by: BTreeMap<Recogniser, usize>,
+}
+
+fn is_zero(n: &usize) -> bool {
+    *n == 0
 }
 
 /// A scanned, decoded, deduplicated dataset.
@@ -164,6 +176,8 @@ pub struct Dataset {
     pub conflicts: Vec<LabelConflict>,
     /// Donate-a-cry names whose reason code disagrees with their label.
     pub reason_mismatches: Vec<ReasonMismatch>,
+    /// What the augmented copies among `clips` may be used for.
+    pub augmented: AugmentedPolicy,
 }
 
 /// How a dataset's classes and leakage groups are formed from its files.
@@ -186,6 +200,8 @@ pub struct DataSource {
     pub labels: LabelMap,
     /// A pattern whose first capture group over the relative path names the leakage group.
     pub group_pattern: Option<String>,
+    /// What augmented copies may be used for.
+    pub augmented: AugmentedPolicy,
 }
 
 impl DataSource {
@@ -256,6 +272,18 @@ impl Dataset {
                 false
             }
         });
+        if source.augmented == AugmentedPolicy::Drop {
+            candidates.retain(|c| {
+                let copy = rules.groups.group(&c.rel, c.group.as_deref()).augmented;
+                if copy {
+                    skipped.push(Skipped {
+                        path: c.rel.clone(),
+                        reason: "augmented copy, left out (--augmented drop)".into(),
+                    });
+                }
+                !copy
+            });
+        }
         // Originals sort before their `- Copy`s, so a collapsed duplicate keeps the original.
         candidates.sort_by_cached_key(|c| {
             let stem = stem_of(&c.rel);
@@ -394,6 +422,17 @@ impl Dataset {
             })
             .collect();
         clips.sort_by(|a, b| a.rel.cmp(&b.rel));
+        let copies = clips.iter().filter(|c| c.augmented).count();
+        match source.augmented {
+            AugmentedPolicy::Train if copies > 0 => log::info!(
+                "{copies} augmented copies: trained on, never tested, validated or counted"
+            ),
+            AugmentedPolicy::Keep if copies > 0 => log::warn!(
+                "--augmented keep: {copies} augmented copies are tested and counted beside \
+                 their sources, so every figure is inflated"
+            ),
+            _ => {}
+        }
         skipped.sort_by(|a, b| a.path.cmp(&b.path));
         Ok(Self {
             root,
@@ -403,7 +442,17 @@ impl Dataset {
             duplicates,
             conflicts,
             reason_mismatches,
+            augmented: source.augmented,
         })
+    }
+
+    /// Whether each clip may be tested or validated on, in clip order: all but the augmented
+    /// copies under [`AugmentedPolicy::Train`].
+    pub fn eligible(&self) -> Vec<bool> {
+        self.clips
+            .iter()
+            .map(|c| !(c.augmented && self.augmented == AugmentedPolicy::Train))
+            .collect()
     }
 
     /// Label index of every clip, in clip order.
@@ -416,9 +465,9 @@ impl Dataset {
         self.clips.iter().map(|c| c.group.as_str()).collect()
     }
 
-    /// Clips, groups and seconds per class.
+    /// Clips, groups and seconds per class, with what formed the groups.
     pub fn class_summary(&self) -> Vec<ClassSummary> {
-        let mut groups: Vec<BTreeMap<&str, ()>> = vec![BTreeMap::new(); self.labels.len()];
+        let mut groups: Vec<BTreeMap<&str, Recogniser>> = vec![BTreeMap::new(); self.labels.len()];
         let mut out: Vec<ClassSummary> = self
             .labels
             .names()
@@ -428,15 +477,22 @@ impl Dataset {
                 clips: 0,
                 groups: 0,
                 seconds: 0.0,
+                augmented: 0,
+                grouped_by: BTreeMap::new(),
             })
             .collect();
         for clip in &self.clips {
-            out[clip.label].clips += 1;
-            out[clip.label].seconds += clip.seconds;
-            groups[clip.label].insert(&clip.group, ());
+            let class = &mut out[clip.label];
+            class.clips += 1;
+            class.seconds += clip.seconds;
+            class.augmented += usize::from(clip.augmented);
+            groups[clip.label].insert(&clip.group, clip.recogniser);
         }
         for (summary, g) in out.iter_mut().zip(groups) {
             summary.groups = g.len();
+            for recogniser in g.into_values() {
+                *summary.grouped_by.entry(recogniser).or_default() += 1;
+            }
         }
         out
     }

@@ -307,6 +307,123 @@ fn groups_name_their_recogniser_and_augmented_copies_join_their_source() {
     );
 }
 
+/// Copies the committed cry-core fixture `name` (tones made with ffmpeg) to `rel` under `root`.
+fn fixture(root: &Path, name: &str, rel: &str) {
+    let from = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../cry-core/tests/fixtures")
+        .join(name);
+    let to = root.join(rel);
+    std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+    std::fs::copy(&from, &to).unwrap();
+}
+
+#[test]
+fn a_mixed_tree_groups_every_pattern_and_decodes_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let source = format!("{UUID_A}-1430130772174-1.7-m-48-hu");
+    clip(root, &format!("hungry/{source}.wav"), 300.0);
+    clip(root, &format!("hungry/generated1_{source}.wav"), 305.0);
+    clip(root, "hungry/night - Copy.wav", 306.0);
+    clip(root, "hungry/night.wav", 307.0);
+    clip(root, "noise/1-211527-A.wav", 310.0);
+    clip(root, "noise/1-211527-B.wav", 315.0);
+    clip(root, "noise/silence.wav_17.wav", 320.0);
+    clip(root, "noise/silence.wav_18.wav", 325.0);
+    fixture(root, "tone-440hz-22050hz-mono.ogg", "noise/5-200334-A.ogg");
+    fixture(root, "tone-1000hz-16000hz-stereo.flac", "hungry/phone.flac");
+    fixture(root, "tone-660hz-44100hz-mono.mp3", "noise/monitor.mp3");
+    let ds = load(root).unwrap();
+    assert!(ds.skipped.is_empty(), "{:?}", ds.skipped);
+    let of = |rel: &str| ds.clips.iter().find(|c| c.rel == rel).unwrap().clone();
+    let group = |rel: &str| (of(rel).group, of(rel).recogniser);
+    assert_eq!(
+        group(&format!("hungry/generated1_{source}.wav")),
+        group(&format!("hungry/{source}.wav"))
+    );
+    assert_eq!(
+        group(&format!("hungry/{source}.wav")).1,
+        Recogniser::DonateACry
+    );
+    assert!(of(&format!("hungry/generated1_{source}.wav")).augmented);
+    // `night - Copy` differs in its audio, so it is kept, in the original's group.
+    assert_eq!(group("hungry/night - Copy.wav"), group("hungry/night.wav"));
+    assert_eq!(group("noise/1-211527-A.wav"), group("noise/1-211527-B.wav"));
+    assert_eq!(group("noise/1-211527-A.wav").1, Recogniser::Esc50);
+    assert_eq!(group("noise/5-200334-A.ogg").1, Recogniser::Esc50);
+    assert_ne!(group("noise/5-200334-A.ogg"), group("noise/1-211527-A.wav"));
+    assert_eq!(
+        group("noise/silence.wav_17.wav"),
+        group("noise/silence.wav_18.wav")
+    );
+    assert_eq!(group("noise/silence.wav_17.wav").1, Recogniser::Segment);
+    assert_eq!(group("hungry/phone.flac").1, Recogniser::FileName);
+    let encodings: Vec<(&str, Encoding, u32, u16)> = [
+        "noise/5-200334-A.ogg",
+        "hungry/phone.flac",
+        "noise/monitor.mp3",
+    ]
+    .into_iter()
+    .map(|rel| {
+        let s = of(rel).source;
+        (rel, s.encoding, s.sample_rate, s.channels)
+    })
+    .collect();
+    assert_eq!(
+        encodings,
+        [
+            ("noise/5-200334-A.ogg", Encoding::Vorbis, 22_050, 1),
+            ("hungry/phone.flac", Encoding::Flac(16), 16_000, 2),
+            ("noise/monitor.mp3", Encoding::Mp3, 44_100, 1),
+        ]
+    );
+    assert!(of("noise/monitor.mp3").seconds > 0.4);
+}
+
+#[test]
+fn augmented_copies_train_only_drop_or_keep() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    for (i, label) in ["hungry", "tired"].into_iter().enumerate() {
+        for j in 0..4 {
+            let freq = 200.0 + 40.0 * (4 * i + j) as f64;
+            clip(root, &format!("{label}/rec{i}{j}.wav"), freq);
+            clip(root, &format!("{label}/aug_rec{i}{j}.wav"), freq + 7.0);
+        }
+    }
+    let with = |augmented| {
+        let source = DataSource {
+            root: root.to_path_buf(),
+            augmented,
+            ..DataSource::default()
+        };
+        Dataset::load(&source, &LoadOptions::default(), |_, _| {}).unwrap()
+    };
+    let train = with(AugmentedPolicy::Train);
+    assert_eq!(train.clips.len(), 16);
+    let eligible = train.eligible();
+    for (clip, may_test) in train.clips.iter().zip(&eligible) {
+        assert_eq!(*may_test, !clip.rel.contains("/aug_"), "{}", clip.rel);
+    }
+    let copies: usize = train.class_summary().iter().map(|c| c.augmented).sum();
+    assert_eq!(copies, 8);
+
+    let drop = with(AugmentedPolicy::Drop);
+    assert_eq!(drop.clips.len(), 8);
+    assert!(drop.clips.iter().all(|c| !c.augmented));
+    assert_eq!(
+        drop.skipped
+            .iter()
+            .filter(|s| s.reason.contains("--augmented drop"))
+            .count(),
+        8
+    );
+
+    let keep = with(AugmentedPolicy::Keep);
+    assert_eq!(keep.clips.len(), 16);
+    assert!(keep.eligible().iter().all(|&e| e));
+}
+
 #[test]
 fn reason_codes_that_disagree_with_the_folder_are_reported() {
     let dir = tempfile::tempdir().unwrap();

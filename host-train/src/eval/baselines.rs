@@ -216,7 +216,7 @@ mod tests {
     #[test]
     fn majority_accuracy_is_the_test_share_of_the_training_majority() {
         let (labels, groups, names) = toy();
-        let splits = NestedSplits::new(&labels, &groups, &names, 5, 3, 9).unwrap();
+        let splits = NestedSplits::new(&labels, &groups, &[true; 120], &names, 5, 3, 9).unwrap();
         let results = score_baselines(&labels, 4, &splits.outer, 9, 10);
         let majority = results
             .iter()
@@ -239,7 +239,7 @@ mod tests {
     #[test]
     fn random_baselines_are_near_their_expectation_and_reproducible() {
         let (labels, groups, names) = toy();
-        let splits = NestedSplits::new(&labels, &groups, &names, 5, 3, 1).unwrap();
+        let splits = NestedSplits::new(&labels, &groups, &[true; 120], &names, 5, 3, 1).unwrap();
         let a = score_baselines(&labels, 4, &splits.outer, 1, 100);
         let b = score_baselines(&labels, 4, &splits.outer, 1, 100);
         let uniform = &a[0];

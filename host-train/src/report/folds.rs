@@ -33,6 +33,10 @@ pub struct InnerFoldFile {
 pub struct OuterFoldFile {
     /// Clips scored in this outer fold.
     pub test: Vec<FoldEntry>,
+    /// Augmented copies trained on in this fold (never scored; absent where the copy's source
+    /// is in `test`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub augmented_in_training: Vec<FoldEntry>,
     /// The inner split of this fold's training part.
     pub inner: Vec<InnerFoldFile>,
 }
@@ -71,6 +75,13 @@ impl FoldsFile {
                 .iter()
                 .map(|o| OuterFoldFile {
                     test: entries(&o.test),
+                    augmented_in_training: entries(
+                        &o.train
+                            .iter()
+                            .copied()
+                            .filter(|&i| dataset.clips[i].augmented)
+                            .collect::<Vec<_>>(),
+                    ),
                     inner: o
                         .inner
                         .iter()

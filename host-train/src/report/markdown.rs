@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use super::{CvSummary, DataSummary};
+use crate::data::AugmentedPolicy;
 use crate::eval::{BaselineResult, MeanStd};
 
 /// `mean ± std` with three decimals.
@@ -48,18 +49,85 @@ pub fn data_section(md: &mut String, d: &DataSummary) {
             "Leakage groups from `--group-regex {pattern}` where it matches.\n"
         );
     }
-    let _ = writeln!(md, "| class | clips | share | groups | seconds |");
-    let _ = writeln!(md, "|---|---:|---:|---:|---:|");
+    let copies: usize = d.classes.iter().map(|c| c.augmented).sum();
+    let (copy_head, copy_rule) = if copies > 0 {
+        (" augmented |", "---:|")
+    } else {
+        ("", "")
+    };
+    let _ = writeln!(
+        md,
+        "| class | clips | share | groups | grouped by |{copy_head} seconds |"
+    );
+    let _ = writeln!(md, "|---|---:|---:|---:|---|{copy_rule}---:|");
     for c in &d.classes {
+        let grouped_by: Vec<String> = c
+            .grouped_by
+            .iter()
+            .map(|(r, n)| format!("{} {n}", r.as_str()))
+            .collect();
+        let copy_cell = if copies > 0 {
+            format!(" {} |", c.augmented)
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             md,
-            "| {} | {} | {:.1} % | {} | {:.0} |",
+            "| {} | {} | {:.1} % | {} | {} |{copy_cell} {:.0} |",
             c.label,
             c.clips,
             100.0 * c.clips as f64 / d.clips as f64,
             c.groups,
+            grouped_by.join(", "),
             c.seconds
         );
+    }
+    let policy = match d.augmented {
+        AugmentedPolicy::Train if copies > 0 => Some(format!(
+            "{copies} augmented copies (in their source's group) are trained on only: never \
+             tested, validated or counted in a figure (`--augmented train`)."
+        )),
+        AugmentedPolicy::Keep if copies > 0 => Some(format!(
+            "**{copies} augmented copies are tested and counted beside their sources \
+             (`--augmented keep`): every figure below is inflated.**"
+        )),
+        AugmentedPolicy::Drop => Some(
+            "Augmented copies left out (`--augmented drop`; listed in skipped.json).".to_string(),
+        ),
+        _ => None,
+    };
+    if let Some(line) = policy {
+        let _ = writeln!(md, "\n{line}");
+    }
+    if !d.conflicts.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nIdentical audio under different labels, all excluded ({}):\n",
+            d.conflicts.len()
+        );
+        for c in &d.conflicts {
+            let members: Vec<String> = c
+                .paths
+                .iter()
+                .zip(&c.labels)
+                .map(|(p, l)| format!("`{p}` ({l})"))
+                .collect();
+            let _ = writeln!(md, "- {}", members.join(", "));
+        }
+    }
+    if !d.reason_mismatches.is_empty() {
+        let _ = writeln!(
+            md,
+            "\nFolder and Donate-a-cry reason code disagree ({}; kept under the folder's label):\n",
+            d.reason_mismatches.len()
+        );
+        for m in &d.reason_mismatches {
+            let _ = writeln!(
+                md,
+                "- `{}`: folder `{}`, code says `{}`",
+                m.path, m.label, m.code_reason
+            );
+        }
     }
 }
 

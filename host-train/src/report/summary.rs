@@ -6,7 +6,10 @@ use std::collections::BTreeSet;
 use serde::{Deserialize, Serialize};
 
 use crate::cv::NestedSplits;
-use crate::data::{ClassSummary, DataSource, Dataset, Duplicate, LabelMap};
+use crate::data::{
+    AugmentedPolicy, ClassSummary, DataSource, Dataset, Duplicate, LabelConflict, LabelMap,
+    ReasonMismatch,
+};
 
 /// What data a report is about.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -33,6 +36,15 @@ pub struct DataSummary {
     /// `--group-regex`, when given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_pattern: Option<String>,
+    /// `--augmented`, when not the default (train only).
+    #[serde(default, skip_serializing_if = "AugmentedPolicy::is_default")]
+    pub augmented: AugmentedPolicy,
+    /// Identical audio under different labels (all such files excluded).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub conflicts: Vec<LabelConflict>,
+    /// Donate-a-cry names whose reason code disagrees with their label.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reason_mismatches: Vec<ReasonMismatch>,
 }
 
 impl DataSummary {
@@ -53,6 +65,9 @@ impl DataSummary {
             duplicates: dataset.duplicates.clone(),
             label_map: source.labels.clone(),
             group_pattern: source.group_pattern.clone(),
+            augmented: dataset.augmented,
+            conflicts: dataset.conflicts.clone(),
+            reason_mismatches: dataset.reason_mismatches.clone(),
         }
     }
 }

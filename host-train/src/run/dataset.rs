@@ -41,6 +41,7 @@ pub fn split_and_record(
     let splits = NestedSplits::new(
         &dataset.label_indices(),
         &dataset.group_names(),
+        &dataset.eligible(),
         dataset.labels.names(),
         outer,
         inner,

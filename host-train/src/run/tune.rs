@@ -220,6 +220,7 @@ pub fn session(
         features,
         labels: dataset.label_indices(),
         groups: dataset.clips.iter().map(|c| c.group.clone()).collect(),
+        eligible: dataset.eligible(),
         n_classes: dataset.labels.len(),
         grid: tune.grid.clone(),
         settings: tune.fit.clone(),

@@ -14,7 +14,7 @@ use super::features::BoundaryFeatures;
 use super::grid::HyperParams;
 use super::loss::{inverse_frequency_weights, weighted_cross_entropy};
 use super::schedule::linear_warmup_decay;
-use crate::cv::stratified_group_kfold;
+use crate::cv::held_out_kfold;
 use crate::eval::Metrics;
 use crate::model::boundary::{forward_from, train_above};
 use crate::model::init;
@@ -64,6 +64,8 @@ pub struct FitData<'a> {
     pub labels: &'a [usize],
     /// Leakage group of every clip.
     pub groups: &'a [&'a str],
+    /// Whether each clip may be validated on (augmented copies only train).
+    pub eligible: &'a [bool],
     /// Number of classes.
     pub n_classes: usize,
 }
@@ -97,7 +99,8 @@ pub struct FitOutcome {
 }
 
 /// Splits `train` into a part to fit and a validation part of about `share` of its groups,
-/// stratified by class. Too few groups (or `share` 0) leaves no validation part.
+/// stratified by class. Only eligible clips are validated on; a train-only clip whose group is
+/// validated on is in neither part. Too few groups (or `share` 0) leaves no validation part.
 pub fn carve_validation(
     train: &[usize],
     data: &FitData<'_>,
@@ -110,17 +113,12 @@ pub fn carve_validation(
     let k = ((1.0 / share).round() as usize).max(2);
     let labels: Vec<usize> = train.iter().map(|&i| data.labels[i]).collect();
     let groups: Vec<&str> = train.iter().map(|&i| data.groups[i]).collect();
-    match stratified_group_kfold(&labels, &groups, data.n_classes, k, seed_value) {
-        Ok(folds) => {
-            let (mut fit, mut validation) = (Vec::new(), Vec::new());
-            for (j, &i) in train.iter().enumerate() {
-                if folds.fold[j] == 0 {
-                    validation.push(i);
-                } else {
-                    fit.push(i);
-                }
-            }
-            (fit, validation)
+    let eligible: Vec<bool> = train.iter().map(|&i| data.eligible[i]).collect();
+    match held_out_kfold(&labels, &groups, &eligible, data.n_classes, k, seed_value) {
+        Ok(split) => {
+            let pick =
+                |part: Vec<usize>| -> Vec<usize> { part.into_iter().map(|j| train[j]).collect() };
+            (pick(split.train(0)), pick(split.test(0)))
         }
         Err(e) => {
             log::warn!("no validation part for early stopping ({e}); training every epoch");

@@ -75,6 +75,8 @@ pub struct Session {
     pub labels: Vec<usize>,
     /// Leakage group of every clip.
     pub groups: Vec<String>,
+    /// Whether each clip may be validated on (augmented copies only train).
+    pub eligible: Vec<bool>,
     /// Number of classes.
     pub n_classes: usize,
     /// The grid.
@@ -115,6 +117,7 @@ impl Session {
             features: self.features(self.boundary(hp)),
             labels: &self.labels,
             groups: &groups,
+            eligible: &self.eligible,
             n_classes: self.n_classes,
         };
         epochs.set_length(self.settings.epochs as u64);
