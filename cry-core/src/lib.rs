@@ -5,6 +5,7 @@
 //! crate depends on no ML framework, so the edge binary stays small and the host cannot drift from
 //! it.
 
+pub mod alerts;
 pub mod audio;
 pub mod contract;
 pub mod hostile;

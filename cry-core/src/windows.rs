@@ -33,6 +33,28 @@ pub fn copy_window(samples: &[f32], start: usize, out: &mut [f32]) {
     out[available..].fill(0.0);
 }
 
+/// Start offsets of the windows a stream of `len` samples yields: the first once a whole window
+/// has arrived, then one every hop, and none for a stream shorter than a window. This is what
+/// the edge's streaming sees; the host replays held-out clips through the alert logic with it.
+///
+/// # Panics
+/// If `window` or `hop` is zero.
+pub fn stream_window_starts(len: usize, window: usize, hop: usize) -> Vec<usize> {
+    assert!(window > 0 && hop > 0, "window and hop must be positive");
+    if len < window {
+        return Vec::new();
+    }
+    (0..=len - window).step_by(hop).collect()
+}
+
+/// RMS level in dB relative to full scale (a full-scale square wave is 0 dBFS; silence is
+/// -200): the edge's power-saving gate and the host's energy-gate baseline measure it alike.
+pub fn rms_dbfs(samples: &[f32]) -> f64 {
+    let energy: f64 = samples.iter().map(|s| f64::from(*s) * f64::from(*s)).sum();
+    let rms = (energy / samples.len().max(1) as f64).sqrt();
+    20.0 * rms.max(1e-10).log10()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,6 +85,24 @@ mod tests {
                     .all(|w| w[1] > w[0] && w[1] - w[0] <= HOP_SAMPLES)
             );
         }
+    }
+
+    #[test]
+    fn a_stream_yields_whole_windows_only() {
+        assert_eq!(stream_window_starts(10, 4, 2), [0, 2, 4, 6]);
+        assert_eq!(stream_window_starts(11, 4, 2), [0, 2, 4, 6]);
+        assert_eq!(stream_window_starts(4, 4, 2), [0]);
+        assert!(stream_window_starts(3, 4, 2).is_empty());
+        let starts = stream_window_starts(7 * 16_000, WINDOW_SAMPLES, HOP_SAMPLES);
+        assert_eq!(starts, [0, 16_000, 32_000, 48_000, 64_000]);
+    }
+
+    #[test]
+    fn levels_in_dbfs() {
+        assert_eq!(rms_dbfs(&[1.0, -1.0]), 0.0);
+        assert!((rms_dbfs(&[0.5; 8]) + 6.0206).abs() < 1e-3);
+        assert_eq!(rms_dbfs(&[0.0; 4]), -200.0);
+        assert_eq!(rms_dbfs(&[]), -200.0);
     }
 
     #[test]

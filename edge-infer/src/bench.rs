@@ -236,7 +236,7 @@ mod tests {
     fn test_window_is_deterministic_and_not_quiet() {
         let a = test_window(16_000);
         assert_eq!(a, test_window(16_000));
-        let db = crate::stream::window::rms_dbfs(&a);
+        let db = cry_core::windows::rms_dbfs(&a);
         assert!((-25.0..-15.0).contains(&db), "{db} dBFS");
     }
 }

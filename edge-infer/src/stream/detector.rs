@@ -11,12 +11,13 @@ use std::time::Instant;
 
 use cry_core::contract::SAMPLE_RATE_HZ;
 use cry_core::scoring::softmax;
+use cry_core::windows::rms_dbfs;
 
 use super::decision::{
     Decision, DetectorConfig, DetectorConfigError, Event, MAX_CLASSES, Observation, Verdict,
 };
 use super::source::Format;
-use super::window::{FormatError, STEP_FRAMES, WindowAssembler, rms_dbfs};
+use super::window::{FormatError, STEP_FRAMES, WindowAssembler};
 use crate::engine::{Classifier, EngineError};
 
 /// Why the detector cannot be built or go on.

@@ -162,13 +162,6 @@ fn downmix(interleaved: &[f32], channels: usize, mono: &mut [f32]) {
     }
 }
 
-/// RMS level in dB relative to full scale (a full-scale square wave is 0 dBFS).
-pub fn rms_dbfs(samples: &[f32]) -> f64 {
-    let energy: f64 = samples.iter().map(|s| f64::from(*s) * f64::from(*s)).sum();
-    let rms = (energy / samples.len().max(1) as f64).sqrt();
-    20.0 * rms.max(1e-10).log10()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

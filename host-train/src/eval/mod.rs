@@ -1,6 +1,7 @@
 //! Metrics, their aggregation over folds, and the baselines every model must beat.
 
 mod baselines;
+pub mod detection;
 mod metrics;
 mod stats;
 mod summary;
