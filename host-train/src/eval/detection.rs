@@ -47,6 +47,14 @@ impl DetectionClip {
             .collect()
     }
 
+    /// How many cry alerts the clip raises.
+    pub fn cry_alerts(&self, policy: AlertPolicy) -> usize {
+        self.alerts(policy)
+            .iter()
+            .filter(|a| matches!(a, Alert::Cry { .. }))
+            .count()
+    }
+
     /// When the first cry alert came (seconds from the clip's start).
     pub fn first_alert(&self, policy: AlertPolicy) -> Option<f64> {
         self.alerts(policy).into_iter().find_map(|a| match a {
@@ -140,11 +148,7 @@ pub fn alert_figures(clips: &[DetectionClip], policy: AlertPolicy) -> AlertFigur
             }
         } else {
             non_cry_seconds += clip.seconds;
-            false_alarms += clip
-                .alerts(policy)
-                .iter()
-                .filter(|a| matches!(a, Alert::Cry { .. }))
-                .count();
+            false_alarms += clip.cry_alerts(policy);
         }
     }
     let non_cry_hours = non_cry_seconds / 3600.0;
@@ -180,12 +184,7 @@ pub fn choose_threshold(clips: &[DetectionClip], policy: AlertPolicy, max_per_ho
         let policy = policy.with_threshold(threshold);
         negatives
             .iter()
-            .map(|c| {
-                c.alerts(policy)
-                    .iter()
-                    .filter(|a| matches!(a, Alert::Cry { .. }))
-                    .count()
-            })
+            .map(|c| c.cry_alerts(policy))
             .sum::<usize>()
     };
     // Alarms fall as the threshold rises (hysteresis keeps the release at a fixed fraction of
@@ -219,6 +218,17 @@ fn median(sorted: &[f64]) -> Option<f64> {
 mod tests {
     use super::*;
 
+    /// Threshold 0.5 without hysteresis, two windows to alert, one to calm.
+    fn no_hysteresis() -> AlertPolicy {
+        AlertPolicy {
+            threshold: 0.5,
+            release: 0.5,
+            debounce: 2,
+            calm_windows: 1,
+            smoothing: 1,
+        }
+    }
+
     fn clip(is_cry: bool, probs: &[f32]) -> DetectionClip {
         DetectionClip {
             is_cry,
@@ -247,13 +257,7 @@ mod tests {
 
     #[test]
     fn alerts_are_counted_per_hour_of_non_cry_audio_and_per_cry_clip() {
-        let policy = AlertPolicy {
-            threshold: 0.5,
-            release: 0.5,
-            debounce: 2,
-            calm_windows: 1,
-            smoothing: 1,
-        };
+        let policy = no_hysteresis();
         let clips = [
             clip(true, &[0.2, 0.9, 0.9, 0.9]),
             clip(true, &[0.9, 0.1, 0.9]),
@@ -271,13 +275,7 @@ mod tests {
 
     #[test]
     fn the_threshold_is_the_lowest_that_keeps_the_alarm_budget() {
-        let policy = AlertPolicy {
-            threshold: 0.5,
-            release: 0.5,
-            debounce: 2,
-            calm_windows: 1,
-            smoothing: 1,
-        };
+        let policy = no_hysteresis();
         // 1 hour of non-cry audio whose worst run of two windows peaks at 0.7 then 0.6.
         let mut negative = clip(false, &[0.7, 0.6, 0.3, 0.55, 0.55]);
         negative.seconds = 3600.0;
