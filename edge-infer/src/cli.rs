@@ -5,6 +5,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use cry_core::audio::Bandwidth;
 use cry_core::contract::SAMPLE_RATE_HZ;
 
 use crate::bench::BenchConfig;
@@ -62,16 +63,26 @@ pub struct ModelArgs {
     /// the rest of the system).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Limit the audio to this band (Hz) before the model sees it: use the `--bandwidth` the
+    /// model was trained with.
+    #[arg(long, value_name = "HZ")]
+    pub bandwidth: Option<f32>,
 }
 
 impl ModelArgs {
-    fn into_config(self) -> ModelConfig {
-        ModelConfig {
+    fn into_config(self) -> Result<ModelConfig, UsageError> {
+        let bandwidth = self
+            .bandwidth
+            .map(Bandwidth::new)
+            .transpose()
+            .map_err(|e| UsageError(format!("--bandwidth: {e}")))?;
+        Ok(ModelConfig {
             path: self.model,
             options: EngineOptions {
                 threads: self.threads,
             },
-        }
+            bandwidth,
+        })
     }
 }
 
@@ -108,6 +119,7 @@ impl DetectorArgs {
             smoothing: self.smooth,
             debounce: self.debounce,
             calm_windows: self.calm_windows,
+            bandwidth: None,
         };
         config.validate().map_err(|e| {
             UsageError(match e {
@@ -140,10 +152,15 @@ pub struct PipelineArgs {
 
 impl PipelineArgs {
     fn into_config(self) -> Result<PipelineConfig, UsageError> {
+        let model = self.model.into_config()?;
+        let detector = DetectorConfig {
+            bandwidth: model.bandwidth,
+            ..self.detector.into_config()?
+        };
         Ok(PipelineConfig {
             ring_seconds: self.ring_seconds,
-            detector: self.detector.into_config()?,
-            model: self.model.into_config(),
+            detector,
+            model,
         })
     }
 }
@@ -236,7 +253,7 @@ impl ClassifyArgs {
     pub fn into_config(self) -> Result<ClassifyConfig, UsageError> {
         Ok(ClassifyConfig {
             files: self.files,
-            model: self.model.into_config(),
+            model: self.model.into_config()?,
         })
     }
 }
@@ -304,7 +321,7 @@ impl BenchArgs {
             return Err(UsageError("--iters must be at least 1".into()));
         }
         Ok(BenchCommandConfig {
-            model: self.model.into_config(),
+            model: self.model.into_config()?,
             bench: BenchConfig {
                 iters: self.iters,
                 warmup: self.warmup,

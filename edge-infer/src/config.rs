@@ -3,6 +3,8 @@
 
 use std::path::PathBuf;
 
+use cry_core::audio::Bandwidth;
+
 use crate::bench::BenchConfig;
 use crate::engine::{Engine, EngineError, EngineOptions};
 use crate::stream::DetectorConfig;
@@ -17,6 +19,8 @@ pub struct ModelConfig {
     pub path: PathBuf,
     /// Threads and other load options.
     pub options: EngineOptions,
+    /// Audio is limited to this band before the model sees it (`--bandwidth`).
+    pub bandwidth: Option<Bandwidth>,
 }
 
 impl ModelConfig {

@@ -156,6 +156,49 @@ fn streaming_a_clip_matches_classify() {
 }
 
 #[test]
+fn a_bandwidth_changes_what_the_model_hears_alike_in_classify_and_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = tiny_model("fp32");
+    let model = model.to_str().unwrap();
+    let clip = dir.path().join("clip.wav");
+    write_wav(&clip, &loud(6.0, 16_000, 3), 16_000);
+    let band = ["--bandwidth", "1500"];
+    let full = classify_lines(&clip, model);
+    let mut args = vec!["classify", clip.to_str().unwrap(), "--model", model];
+    args.extend(band);
+    let limited = json_lines(&succeeded(edge(&args)));
+    assert_ne!(
+        probs_of(&full[0], "probabilities"),
+        probs_of(&limited[0], "probabilities")
+    );
+    let mut extra = vec!["--smooth", "32", "--gate-dbfs", "-120"];
+    extra.extend(band);
+    let streamed = stream_lines(&clip, model, &extra);
+    let last = streamed
+        .iter()
+        .rev()
+        .find(|v| v["type"] == "window")
+        .unwrap();
+    for (s, c) in probs_of(last, "probs")
+        .iter()
+        .zip(&probs_of(&limited[0], "probabilities"))
+    {
+        assert!((s - c).abs() < 0.02, "{last} vs {}", limited[0]);
+    }
+
+    let bad = edge(&[
+        "classify",
+        clip.to_str().unwrap(),
+        "--model",
+        model,
+        "--bandwidth",
+        "9000",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--bandwidth"));
+}
+
+#[test]
 fn the_gate_suppresses_silence_and_events_follow_a_cry() {
     let dir = tempfile::tempdir().unwrap();
     let mut audio = vec![0.0f32; 4 * 16_000];

@@ -486,3 +486,39 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     out.sort();
     out
 }
+
+#[test]
+fn a_bandwidth_is_recorded_and_an_impossible_one_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    good_clips(&data, "hungry", 3, 0);
+    good_clips(&data, "tired", 3, 100);
+    let out = dir.path().join("out");
+    let output = run_ok(
+        &data,
+        &out,
+        &["--outer", "3", "--inner", "2", "--bandwidth", "4000"],
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(stdout.contains("low-passed to 4000 Hz"), "{stdout}");
+    assert_eq!(
+        read_json(&out.join("report.json"))["data"]["bandwidth_hz"],
+        4000.0
+    );
+
+    let bad = host_train(&[
+        "baselines",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        dir.path().join("bad").to_str().unwrap(),
+        "--bandwidth",
+        "9000",
+    ]);
+    assert_eq!(bad.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        stderr.contains("--bandwidth") && stderr.contains("9000 Hz"),
+        "{stderr}"
+    );
+}

@@ -4,6 +4,8 @@
 
 use std::f64::consts::PI;
 
+use crate::contract::SAMPLE_RATE_HZ;
+
 /// Taps of every band-limiting filter: at 16 kHz a transition band of about 345 Hz and a stop
 /// band below -74 dB (the Blackman window's), for 255 multiply-adds per sample.
 pub const LOWPASS_TAPS: usize = 255;
@@ -22,6 +24,62 @@ pub struct BandwidthError {
     pub nyquist_hz: f32,
     /// The sample rate.
     pub sample_rate: u32,
+}
+
+/// `--bandwidth`: a band every clip is limited to before anything else, checked against the
+/// model rate once, so applying it cannot fail later.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "f32", into = "f32")]
+pub struct Bandwidth(f32);
+
+impl Bandwidth {
+    /// A band of `hz`, which a filter at [`SAMPLE_RATE_HZ`] can make.
+    pub fn new(hz: f32) -> Result<Self, BandwidthError> {
+        LowPass::new(hz, SAMPLE_RATE_HZ)?;
+        Ok(Self(hz))
+    }
+
+    /// The band's upper edge in Hz.
+    pub fn hz(self) -> f32 {
+        self.0
+    }
+
+    /// A fresh filter for audio at `sample_rate`, or `None` when that audio cannot hold anything
+    /// above the band (its Nyquist frequency is at or below it).
+    pub fn filter(self, sample_rate: u32) -> Option<LowPass> {
+        if f64::from(self.0) >= f64::from(sample_rate) / 2.0 {
+            return None;
+        }
+        // The band passed the check at the model rate; a lower rate only narrows the transition
+        // band's lower limit, a higher one the check already covers.
+        LowPass::new(self.0, sample_rate).ok()
+    }
+
+    /// `samples` at `sample_rate` limited to the band, as a stream from its start would be.
+    pub fn apply(self, samples: &[f32], sample_rate: u32) -> Vec<f32> {
+        match self.filter(sample_rate) {
+            Some(mut filter) => {
+                let mut out = Vec::with_capacity(samples.len());
+                filter.process(samples, &mut out);
+                out
+            }
+            None => samples.to_vec(),
+        }
+    }
+}
+
+impl TryFrom<f32> for Bandwidth {
+    type Error = BandwidthError;
+
+    fn try_from(hz: f32) -> Result<Self, Self::Error> {
+        Self::new(hz)
+    }
+}
+
+impl From<Bandwidth> for f32 {
+    fn from(b: Bandwidth) -> f32 {
+        b.0
+    }
 }
 
 /// A causal FIR low-pass with its state: feed a stream in blocks of any size.
@@ -174,6 +232,20 @@ mod tests {
         assert_eq!(streamed.len(), x.len());
         assert_eq!(streamed, whole);
         assert_eq!(filter.delay(), 127);
+    }
+
+    #[test]
+    fn a_bandwidth_is_checked_once_and_applies_at_any_rate() {
+        assert!(Bandwidth::new(9000.0).is_err());
+        let band = Bandwidth::new(4000.0).unwrap();
+        let x = tone(6000.0, 4000);
+        assert!(rms(&band.apply(&x, 16_000)[LOWPASS_TAPS..]) < 1e-3);
+        // 8 kHz audio holds nothing above 4 kHz: left as it is.
+        assert!(band.filter(8000).is_none());
+        assert_eq!(band.apply(&x, 8000), x);
+        let json = serde_json::to_string(&band).unwrap();
+        assert_eq!(json, "4000.0");
+        assert!(serde_json::from_str::<Bandwidth>("9000.0").is_err());
     }
 
     #[test]

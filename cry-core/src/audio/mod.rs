@@ -16,7 +16,7 @@ use std::path::Path;
 pub use decode::{DecodedAudio, DecodedWav, Encoding, SAMPLE_RATES_HZ, WavStream, decode_wav};
 pub use error::{AudioError, DecodeError};
 pub use format::{AudioFormat, SNIFF_LEN, describe_head, sniff};
-pub use lowpass::{BandwidthError, LOWPASS_TAPS, LowPass, lowpass};
+pub use lowpass::{Bandwidth, BandwidthError, LOWPASS_TAPS, LowPass, lowpass};
 pub use resample::{CHUNK_FRAMES, ResampleError, StreamResampler, resample};
 pub use stream::{AudioStream, decode_audio, sniff_file};
 
@@ -29,6 +29,9 @@ pub struct LoadOptions {
     pub max_seconds: Option<f32>,
     /// Rate the samples are converted to.
     pub target_rate: u32,
+    /// Every clip is limited to this band after resampling (`--bandwidth`), in training,
+    /// evaluation and on the edge alike.
+    pub bandwidth: Option<Bandwidth>,
 }
 
 impl Default for LoadOptions {
@@ -36,6 +39,7 @@ impl Default for LoadOptions {
         Self {
             max_seconds: Some(DEFAULT_MAX_CLIP_SECONDS),
             target_rate: SAMPLE_RATE_HZ,
+            bandwidth: None,
         }
     }
 }
@@ -114,13 +118,18 @@ fn warn_if_cut(path: &Path, decoded: &DecodedAudio, options: &LoadOptions) {
 }
 
 /// Loads any supported file as a model-ready [`Clip`]: decoded, mixed to mono, cut to the
-/// length limit and resampled (band-limited) to the target rate.
+/// length limit, resampled (band-limited) to the target rate, and limited to
+/// [`LoadOptions::bandwidth`] when one is set.
 pub fn load_clip(path: &Path, options: &LoadOptions) -> Result<Clip, AudioError> {
     let decoded = read_audio(path, options)?;
-    clip_from_decoded(decoded, options.target_rate).map_err(|kind| AudioError {
+    let mut clip = clip_from_decoded(decoded, options.target_rate).map_err(|kind| AudioError {
         path: path.to_path_buf(),
         kind,
-    })
+    })?;
+    if let Some(band) = options.bandwidth {
+        clip.samples = band.apply(&clip.samples, clip.sample_rate);
+    }
+    Ok(clip)
 }
 
 /// Resamples a decoded file to `target_rate`.

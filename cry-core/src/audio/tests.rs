@@ -325,3 +325,48 @@ fn upsampling_8k_keeps_timing_and_content() {
         assert!((out[2 * i] - x[i]).abs() < 0.01, "misaligned at {i}");
     }
 }
+
+#[test]
+fn a_bandwidth_limits_every_loaded_clip() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = tmp(&dir, "mix.wav");
+    let rate: u32 = 44_100;
+    let samples: Vec<f32> = (0..rate)
+        .map(|i| {
+            let t = f64::from(i) / f64::from(rate);
+            (0.3 * (2.0 * PI * 1000.0 * t).sin() + 0.3 * (2.0 * PI * 6000.0 * t).sin()) as f32
+        })
+        .collect();
+    write_float(&path, spec(1, rate, 32, SampleFormat::Float), &samples);
+    let energy_at = |clip: &Clip, freq: f64| {
+        let (mut re, mut im) = (0.0f64, 0.0f64);
+        for (i, s) in clip.samples.iter().enumerate().skip(1000) {
+            let phase = 2.0 * PI * freq * i as f64 / 16_000.0;
+            re += f64::from(*s) * phase.cos();
+            im += f64::from(*s) * phase.sin();
+        }
+        (re * re + im * im).sqrt() / clip.samples.len() as f64
+    };
+    let full = load_clip(&path, &LoadOptions::default()).unwrap();
+    let limited = load_clip(
+        &path,
+        &LoadOptions {
+            bandwidth: Some(Bandwidth::new(4000.0).unwrap()),
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(full.samples.len(), limited.samples.len());
+    assert!(
+        energy_at(&full, 6000.0) > 0.1,
+        "{}",
+        energy_at(&full, 6000.0)
+    );
+    assert!(
+        energy_at(&limited, 6000.0) < 1e-4,
+        "{}",
+        energy_at(&limited, 6000.0)
+    );
+    let kept = energy_at(&limited, 1000.0) / energy_at(&full, 1000.0);
+    assert!((kept - 1.0).abs() < 0.02, "{kept}");
+}

@@ -18,7 +18,13 @@ pub fn run(config: &ClassifyConfig) -> Result<(), Error> {
     let mut stdout = std::io::stdout().lock();
     let mut failed = 0;
     for path in &config.files {
-        let clip = match load_clip(path, &LoadOptions::default()) {
+        let clip = match load_clip(
+            path,
+            &LoadOptions {
+                bandwidth: config.model.bandwidth,
+                ..LoadOptions::default()
+            },
+        ) {
             Ok(clip) => clip,
             Err(err) => {
                 log::error!("skipped {err}");

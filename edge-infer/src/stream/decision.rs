@@ -4,6 +4,7 @@
 //! It takes levels and class probabilities and produces typed [`Event`]s: no model, no I/O, no
 //! allocation once its buffers exist.
 
+use cry_core::audio::Bandwidth;
 use cry_core::contract::HOP_SAMPLES;
 use cry_core::scoring::argmax;
 use heapless::{Deque, Vec as FixedVec};
@@ -27,6 +28,9 @@ pub struct DetectorConfig {
     pub debounce: usize,
     /// A `calm` event follows this many consecutive quiet windows after a cry.
     pub calm_windows: usize,
+    /// The model-rate audio is limited to this band before windows are cut (`--bandwidth`;
+    /// the same filter the host applies to every clip).
+    pub bandwidth: Option<Bandwidth>,
 }
 
 impl Default for DetectorConfig {
@@ -37,6 +41,7 @@ impl Default for DetectorConfig {
             smoothing: 3,
             debounce: 2,
             calm_windows: 3,
+            bandwidth: None,
         }
     }
 }

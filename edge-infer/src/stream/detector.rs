@@ -99,7 +99,8 @@ impl<C: Classifier> Detector<C> {
             return Err(DetectorError::Classes(classes));
         }
         Ok(Self {
-            windows: WindowAssembler::new(classifier.window_samples(), config.hop_samples),
+            windows: WindowAssembler::new(classifier.window_samples(), config.hop_samples)
+                .with_bandwidth(config.bandwidth),
             decision: Decision::new(&config, classes),
             logits: vec![0.0; classes],
             probabilities: vec![0.0; classes],

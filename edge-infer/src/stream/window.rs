@@ -2,7 +2,7 @@
 //! audio (downmix, then `cry-core`'s streaming resampler), of which the last window is kept and
 //! handed out once per hop.
 
-use cry_core::audio::{ResampleError, StreamResampler};
+use cry_core::audio::{Bandwidth, LowPass, ResampleError, StreamResampler};
 use cry_core::contract::SAMPLE_RATE_HZ;
 
 use super::source::Format;
@@ -46,6 +46,8 @@ pub struct WindowAssembler {
     buffer_start: u64,
     total: u64,
     next_end: u64,
+    band: Option<LowPass>,
+    filtered: Vec<f32>,
 }
 
 impl WindowAssembler {
@@ -67,7 +69,16 @@ impl WindowAssembler {
             buffer_start: 0,
             total: 0,
             next_end: window as u64,
+            band: None,
+            filtered: Vec::with_capacity(4 * STEP_FRAMES + 8192),
         }
+    }
+
+    /// Limits the model-rate audio to `band` (when given) before windows are cut, as the host
+    /// limits every clip (`--bandwidth`).
+    pub fn with_bandwidth(mut self, band: Option<Bandwidth>) -> Self {
+        self.band = band.and_then(|b| b.filter(SAMPLE_RATE_HZ));
+        self
     }
 
     /// The format [`WindowAssembler::push`] expects.
@@ -106,11 +117,16 @@ impl WindowAssembler {
         }
         downmix(interleaved, channels, &mut self.mono[..frames]);
         let buffer = &mut self.buffer;
+        let first_new = buffer.len();
         let mut added = 0u64;
         self.resampler.process(&self.mono[..frames], |block| {
             buffer.extend_from_slice(block);
             added += block.len() as u64;
         })?;
+        if let Some(band) = &mut self.band {
+            band.process(&self.buffer[first_new..], &mut self.filtered);
+            self.buffer[first_new..].copy_from_slice(&self.filtered);
+        }
         self.total += added;
         Ok(())
     }
@@ -144,6 +160,9 @@ impl WindowAssembler {
     /// counting.
     pub fn reset(&mut self) {
         self.resampler.reset();
+        if let Some(band) = &mut self.band {
+            band.reset();
+        }
         self.buffer.clear();
         self.buffer_start = self.total;
         self.next_end = self.total + self.window as u64;
@@ -188,6 +207,33 @@ mod tests {
         }
         assert_eq!(ends, [100, 140, 180, 220, 260, 300]);
         assert_eq!(windows.samples(), 300);
+    }
+
+    #[test]
+    fn a_bandwidth_filters_the_stream_as_the_host_filters_a_clip() {
+        let input: Vec<f32> = tone(SAMPLE_RATE_HZ, 440.0, 2.0)
+            .iter()
+            .zip(tone(SAMPLE_RATE_HZ, 6000.0, 2.0))
+            .map(|(a, b)| a + b)
+            .collect();
+        let band = Bandwidth::new(4000.0).unwrap();
+        let offline = band.apply(&input, SAMPLE_RATE_HZ);
+        for chunk in [1, 333, 4096] {
+            let mut windows = WindowAssembler::new(16_000, 8_000).with_bandwidth(Some(band));
+            let mut got = Vec::new();
+            for piece in input.chunks(chunk) {
+                windows.push(piece).unwrap();
+                while let Some((end, samples)) = windows.ready() {
+                    got.push((end, samples.to_vec()));
+                    windows.advance();
+                }
+            }
+            assert_eq!(got.len(), 3, "chunk {chunk}");
+            for (end, samples) in got {
+                let end = end as usize;
+                assert_eq!(samples, offline[end - 16_000..end], "chunk {chunk}");
+            }
+        }
     }
 
     #[test]

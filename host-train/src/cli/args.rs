@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use cry_core::audio::LoadOptions;
+use cry_core::audio::{Bandwidth, LoadOptions};
 use cry_core::contract::DEFAULT_MAX_CLIP_SECONDS;
 
 use super::error::{CliError, UsageError, usage};
@@ -300,6 +300,11 @@ pub struct DataArgs {
     /// inflates every figure).
     #[arg(long, value_enum, value_name = "USE", default_value_t = AugmentedPolicy::Train)]
     pub augmented: AugmentedPolicy,
+    /// Limit every clip to this band (Hz) after resampling, before anything else: for example
+    /// 4000 to give 44.1 kHz recordings the band of 8 kHz phone audio, so a model cannot tell
+    /// datasets apart by bandwidth.
+    #[arg(long, value_name = "HZ")]
+    pub bandwidth: Option<f32>,
 }
 
 /// How the data is split.
@@ -369,6 +374,11 @@ impl DataArgs {
         if let Some(pattern) = &self.group_regex {
             GroupRules::with_pattern(pattern).map_err(|e| usage("--group-regex", chain(&e)))?;
         }
+        let bandwidth = self
+            .bandwidth
+            .map(Bandwidth::new)
+            .transpose()
+            .map_err(|e| usage("--bandwidth", chain(&e)))?;
         Ok((
             DataSource {
                 root: self.data.clone(),
@@ -379,6 +389,7 @@ impl DataArgs {
             },
             LoadOptions {
                 max_seconds: Some(self.max_seconds),
+                bandwidth,
                 ..LoadOptions::default()
             },
         ))

@@ -48,7 +48,7 @@ pub fn run(config: &BaselinesConfig) -> Result<BaselinesReport> {
     );
     let report = BaselinesReport::new(
         config.command.clone(),
-        DataSummary::new(&dataset, &config.data),
+        DataSummary::new(&dataset, &config.data, &config.load),
         CvSummary::new(&splits, config.inner, config.seed),
         results,
     );

@@ -90,7 +90,7 @@ pub fn run(config: &NestedCvConfig, device_choice: DeviceChoice) -> Result<Optio
         crop_seconds: config.tune.crop_seconds,
         seed: config.seed,
         random_seeds: config.random_seeds,
-        data: DataSummary::new(&dataset, &config.data),
+        data: DataSummary::new(&dataset, &config.data, &config.load),
         cv: CvSummary::new(&splits, config.inner, config.seed),
         clips: FoldsFile::entries(&dataset, &(0..dataset.clips.len()).collect::<Vec<_>>()),
         labels: dataset.label_indices(),

@@ -125,7 +125,7 @@ pub fn run(config: &TrainConfig, device_choice: DeviceChoice) -> Result<Training
         generated_by: format!("host-train {}", env!("CARGO_PKG_VERSION")),
         command: config.command.clone(),
         model: start.info,
-        data: DataSummary::new(&dataset, &config.data),
+        data: DataSummary::new(&dataset, &config.data, &config.load),
         seed: config.seed,
         grid: config.tune.grid.clone(),
         folds: config.folds,

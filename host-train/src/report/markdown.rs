@@ -43,6 +43,13 @@ pub fn data_section(md: &mut String, d: &DataSummary) {
         let line = parts.join("; ");
         let _ = writeln!(md, "Label map ({line}).\n");
     }
+    if let Some(band) = d.bandwidth_hz {
+        let _ = writeln!(
+            md,
+            "Every clip low-passed to {:.0} Hz (`--bandwidth`) before anything else.\n",
+            band.hz()
+        );
+    }
     if let Some(pattern) = &d.group_pattern {
         let _ = writeln!(
             md,

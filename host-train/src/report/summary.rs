@@ -3,6 +3,7 @@
 
 use std::collections::BTreeSet;
 
+use cry_core::audio::{Bandwidth, LoadOptions};
 use serde::{Deserialize, Serialize};
 
 use crate::cv::NestedSplits;
@@ -45,11 +46,14 @@ pub struct DataSummary {
     /// Donate-a-cry names whose reason code disagrees with their label.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub reason_mismatches: Vec<ReasonMismatch>,
+    /// `--bandwidth`: every clip was limited to this band (Hz) before anything else.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bandwidth_hz: Option<Bandwidth>,
 }
 
 impl DataSummary {
-    /// Summary of `dataset`, read from `source`.
-    pub fn new(dataset: &Dataset, source: &DataSource) -> Self {
+    /// Summary of `dataset`, read from `source` and loaded with `load`.
+    pub fn new(dataset: &Dataset, source: &DataSource, load: &LoadOptions) -> Self {
         Self {
             root: dataset.root.display().to_string(),
             manifest: source.manifest.as_ref().map(|p| p.display().to_string()),
@@ -68,6 +72,7 @@ impl DataSummary {
             augmented: dataset.augmented,
             conflicts: dataset.conflicts.clone(),
             reason_mismatches: dataset.reason_mismatches.clone(),
+            bandwidth_hz: load.bandwidth,
         }
     }
 }

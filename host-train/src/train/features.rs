@@ -151,8 +151,13 @@ impl FeatureSource<'_> {
             .iter()
             .map(|w| format!("{}+{}", w.start, w.len))
             .collect();
+        // Without a bandwidth the key is what it was, so existing caches stay valid.
+        let band = self
+            .load
+            .bandwidth
+            .map_or(String::new(), |b| format!(";bandwidth={}", b.hz()));
         format!(
-            "rate={};normalize={};max_seconds={:?};windows={}",
+            "rate={};normalize={};max_seconds={:?}{band};windows={}",
             self.load.target_rate,
             self.normalize,
             self.load.max_seconds,
@@ -412,5 +417,21 @@ mod tests {
             .compute(clips, &boundaries, &cache, &device, |_| {})
             .unwrap();
         assert_eq!(stats.computed, 2, "a changed checkpoint is a miss");
+        let band_load = LoadOptions {
+            bandwidth: Some(cry_core::audio::Bandwidth::new(1000.0).unwrap()),
+            ..LoadOptions::default()
+        };
+        let banded = FeatureSource {
+            load: &band_load,
+            ..source
+        };
+        let (limited, stats) = banded
+            .compute(clips, &boundaries, &cache, &device, |_| {})
+            .unwrap();
+        assert_eq!(stats.computed, 2, "another bandwidth is a miss");
+        assert_ne!(
+            limited[1].clips[0].values, first[1].clips[0].values,
+            "a 440 Hz tone limited to 1 kHz is not the same input"
+        );
     }
 }
