@@ -33,18 +33,23 @@ fn good_clips(root: &Path, label: &str, n: usize, first_uuid: usize) {
     }
 }
 
-fn run_ok(data: &Path, out: &Path, extra: &[&str]) -> Output {
+/// `baselines --data DATA --out OUT EXTRA...`, whatever it ends in.
+fn baselines(data: &Path, out: &Path, extra: &[&str]) -> Output {
     let mut args = vec![
         "baselines",
         "--data",
         data.to_str().unwrap(),
         "--out",
         out.to_str().unwrap(),
-        "--random-seeds",
-        "20",
     ];
     args.extend_from_slice(extra);
-    succeeded(host_train(&args))
+    host_train(&args)
+}
+
+fn run_ok(data: &Path, out: &Path, extra: &[&str]) -> Output {
+    let mut args = vec!["--random-seeds", "20"];
+    args.extend_from_slice(extra);
+    succeeded(baselines(data, out, &args))
 }
 
 #[test]
@@ -297,17 +302,11 @@ fn label_rules_and_group_pattern_shape_the_classes_and_groups() {
     assert_eq!(first["grouped_by"], "donateacry-uuid", "{first}");
 
     // One group per folder: too few groups for three folds, refused as a data problem (3).
-    let by_folder = host_train(&[
-        "baselines",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        dir.path().join("out2").to_str().unwrap(),
-        "--outer",
-        "3",
-        "--group-regex",
-        "^([^/]+)/",
-    ]);
+    let by_folder = baselines(
+        &data,
+        &dir.path().join("out2"),
+        &["--outer", "3", "--group-regex", "^([^/]+)/"],
+    );
     assert_eq!(by_folder.status.code(), Some(3));
     assert!(String::from_utf8_lossy(&by_folder.stderr).contains("group"));
 
@@ -316,15 +315,7 @@ fn label_rules_and_group_pattern_shape_the_classes_and_groups() {
         ("--group-regex", "^x"),
         ("--classes", "a,,b"),
     ] {
-        let bad = host_train(&[
-            "baselines",
-            "--data",
-            data.to_str().unwrap(),
-            "--out",
-            dir.path().join("out3").to_str().unwrap(),
-            flag,
-            value,
-        ]);
+        let bad = baselines(&data, &dir.path().join("out3"), &[flag, value]);
         assert_eq!(bad.status.code(), Some(2), "{flag} {value}");
         assert!(
             String::from_utf8_lossy(&bad.stderr).contains(flag),
@@ -506,15 +497,7 @@ fn a_bandwidth_is_recorded_and_an_impossible_one_refused() {
         4000.0
     );
 
-    let bad = host_train(&[
-        "baselines",
-        "--data",
-        data.to_str().unwrap(),
-        "--out",
-        dir.path().join("bad").to_str().unwrap(),
-        "--bandwidth",
-        "9000",
-    ]);
+    let bad = baselines(&data, &dir.path().join("bad"), &["--bandwidth", "9000"]);
     assert_eq!(bad.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&bad.stderr);
     assert!(
