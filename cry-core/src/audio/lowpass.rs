@@ -169,18 +169,6 @@ impl LowPass {
     }
 }
 
-/// `samples` low-passed from a fresh filter, as a stream from its start would be.
-pub fn lowpass(
-    samples: &[f32],
-    bandwidth_hz: f32,
-    sample_rate: u32,
-) -> Result<Vec<f32>, BandwidthError> {
-    let mut filter = LowPass::new(bandwidth_hz, sample_rate)?;
-    let mut out = Vec::with_capacity(samples.len());
-    filter.process(samples, &mut out);
-    Ok(out)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -204,7 +192,7 @@ mod tests {
             (7000.0, false),
         ] {
             let x = tone(freq, 16_000);
-            let y = lowpass(&x, 4000.0, 16_000).unwrap();
+            let y = Bandwidth::new(4000.0).unwrap().apply(&x, 16_000);
             let ratio = rms(&y[LOWPASS_TAPS..]) / rms(&x[LOWPASS_TAPS..]);
             if passes {
                 assert!((ratio - 1.0).abs() < 0.01, "{freq} Hz: {ratio}");
@@ -221,7 +209,7 @@ mod tests {
             .zip(tone(6100.0, 5000))
             .map(|(a, b)| a + b)
             .collect();
-        let whole = lowpass(&x, 3000.0, 16_000).unwrap();
+        let whole = Bandwidth::new(3000.0).unwrap().apply(&x, 16_000);
         let mut filter = LowPass::new(3000.0, 16_000).unwrap();
         let (mut streamed, mut out) = (Vec::new(), Vec::new());
         for block in [7usize, 1, 300, 254, 255, 256, 1000, 2927] {

@@ -16,7 +16,7 @@ use std::path::Path;
 pub use decode::{DecodedAudio, DecodedWav, Encoding, SAMPLE_RATES_HZ, WavStream, decode_wav};
 pub use error::{AudioError, DecodeError};
 pub use format::{AudioFormat, SNIFF_LEN, describe_head, sniff};
-pub use lowpass::{Bandwidth, BandwidthError, LOWPASS_TAPS, LowPass, lowpass};
+pub use lowpass::{Bandwidth, BandwidthError, LOWPASS_TAPS, LowPass};
 pub use resample::{CHUNK_FRAMES, ResampleError, StreamResampler, resample};
 pub use stream::{AudioStream, decode_audio, sniff_file};
 
