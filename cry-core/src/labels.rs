@@ -2,6 +2,18 @@
 
 use serde::{Deserialize, Serialize};
 
+/// The class of clips that hold no infant cry (speech, household noise, silence, laughter):
+/// they train and test the cry head only. A label map sends a dataset's own names here.
+pub const NOT_CRY: &str = "not_cry";
+
+/// The class of cries whose reason is unknown: positives of the cry head, no reason target.
+pub const CRY: &str = "cry";
+
+/// Whether `name` is one of the detection classes ([`CRY`], [`NOT_CRY`]) rather than a reason.
+pub fn is_detection_label(name: &str) -> bool {
+    name == CRY || name == NOT_CRY
+}
+
 /// Errors building a [`LabelSet`].
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LabelError {

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::alerts::AlertPolicy;
 use crate::contract::{SAMPLE_RATE_HZ, WINDOW_SAMPLES};
 
 /// Name of the model's input: f32 `[1, window_samples]` of raw 16 kHz audio in [-1, 1]
@@ -12,6 +13,10 @@ pub const INPUT_NAME: &str = "audio";
 
 /// Name of the model's output: f32 `[1, classes]` logits in label order.
 pub const OUTPUT_NAME: &str = "logits";
+
+/// Name of a two-head model's second output: f32 `[1, 1]`, the logit of "this window holds a
+/// cry" (its sigmoid is the cry probability). Models without it are reason-only.
+pub const CRY_OUTPUT_NAME: &str = "cry_logit";
 
 /// `metadata_props` keys.
 pub mod keys {
@@ -31,6 +36,30 @@ pub mod keys {
     pub const QUANTIZATION: &str = "cry.quantization";
     /// True when the weights started from random initialisation, not pretraining.
     pub const RANDOM_INIT: &str = "cry.random_init";
+    /// The band (Hz) every input was limited to in training; the edge applies the same
+    /// low-pass before the model. Absent: full band.
+    pub const BANDWIDTH: &str = "cry.bandwidth_hz";
+    /// Cry probability at which a window is a cry window (two-head models).
+    pub const ALERT_THRESHOLD: &str = "cry.alert.threshold";
+    /// Hysteresis: the level a cry window's successor may drop to and stay a cry window.
+    pub const ALERT_RELEASE: &str = "cry.alert.release";
+    /// Consecutive cry windows before a cry alert.
+    pub const ALERT_DEBOUNCE: &str = "cry.alert.debounce";
+    /// Consecutive non-cry windows before calm.
+    pub const ALERT_CALM_WINDOWS: &str = "cry.alert.calm_windows";
+    /// Cry windows the reason is averaged over.
+    pub const ALERT_SMOOTHING: &str = "cry.alert.smoothing";
+    /// What the stored threshold was chosen for: false alarms per hour of non-cry audio.
+    pub const ALERT_TARGET: &str = "cry.alert.max_false_alarms_per_hour";
+
+    /// Keys of the alert policy: all present (a two-head model) or none.
+    pub const ALERT: [&str; 5] = [
+        ALERT_THRESHOLD,
+        ALERT_RELEASE,
+        ALERT_DEBOUNCE,
+        ALERT_CALM_WINDOWS,
+        ALERT_SMOOTHING,
+    ];
 
     /// Keys every model must carry.
     pub const REQUIRED: [&str; 6] = [
@@ -62,7 +91,7 @@ pub enum MetadataError {
 }
 
 /// The metadata of an exported model.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct ModelMetadata {
     /// Class names in output order.
     pub labels: Vec<String>,
@@ -80,6 +109,12 @@ pub struct ModelMetadata {
     pub quantization: String,
     /// Started from random weights.
     pub random_init: bool,
+    /// The band every input is limited to before the model, Hz.
+    pub bandwidth_hz: Option<f32>,
+    /// The cry head's alert policy: present exactly when the graph has [`CRY_OUTPUT_NAME`].
+    pub alert: Option<AlertPolicy>,
+    /// The false-alarm rate (per hour) the threshold was chosen for, when it was chosen.
+    pub alert_target: Option<f64>,
 }
 
 impl ModelMetadata {
@@ -94,6 +129,9 @@ impl ModelMetadata {
             report_hash: None,
             quantization: "fp32".into(),
             random_init: false,
+            bandwidth_hz: None,
+            alert: None,
+            alert_target: None,
         }
     }
 
@@ -117,6 +155,19 @@ impl ModelMetadata {
         pairs.insert(keys::RANDOM_INIT, self.random_init.to_string());
         if let Some(h) = &self.report_hash {
             pairs.insert(keys::REPORT_HASH, h.clone());
+        }
+        if let Some(hz) = self.bandwidth_hz {
+            pairs.insert(keys::BANDWIDTH, hz.to_string());
+        }
+        if let Some(p) = &self.alert {
+            pairs.insert(keys::ALERT_THRESHOLD, p.threshold.to_string());
+            pairs.insert(keys::ALERT_RELEASE, p.release.to_string());
+            pairs.insert(keys::ALERT_DEBOUNCE, p.debounce.to_string());
+            pairs.insert(keys::ALERT_CALM_WINDOWS, p.calm_windows.to_string());
+            pairs.insert(keys::ALERT_SMOOTHING, p.smoothing.to_string());
+        }
+        if let Some(target) = self.alert_target {
+            pairs.insert(keys::ALERT_TARGET, target.to_string());
         }
         pairs.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
     }
@@ -148,6 +199,49 @@ impl ModelMetadata {
                 .map_err(|e| invalid(key, v, e.to_string()))
         };
         let sample_rate = number(keys::SAMPLE_RATE)?;
+        let real = |key: &'static str| -> Result<Option<f64>, MetadataError> {
+            map.get(key)
+                .map(|v| match v.parse::<f64>() {
+                    Ok(x) if x.is_finite() => Ok(x),
+                    Ok(_) => Err(invalid(key, v, "not a finite number".into())),
+                    Err(e) => Err(invalid(key, v, e.to_string())),
+                })
+                .transpose()
+        };
+        let bandwidth_hz = real(keys::BANDWIDTH)?.map(|hz| hz as f32);
+        let present: Vec<&str> = keys::ALERT
+            .iter()
+            .copied()
+            .filter(|k| map.contains_key(k))
+            .collect();
+        let alert = if present.is_empty() {
+            None
+        } else {
+            let missing = keys::ALERT
+                .iter()
+                .copied()
+                .find(|k| !map.contains_key(k))
+                .map(MetadataError::Missing);
+            if let Some(missing) = missing {
+                return Err(missing);
+            }
+            let policy = AlertPolicy {
+                threshold: real(keys::ALERT_THRESHOLD)?.unwrap_or_default() as f32,
+                release: real(keys::ALERT_RELEASE)?.unwrap_or_default() as f32,
+                debounce: number(keys::ALERT_DEBOUNCE)?,
+                calm_windows: number(keys::ALERT_CALM_WINDOWS)?,
+                smoothing: number(keys::ALERT_SMOOTHING)?,
+            };
+            policy.validate().map_err(|e| {
+                invalid(
+                    keys::ALERT_THRESHOLD,
+                    map.get(keys::ALERT_THRESHOLD).copied().unwrap_or_default(),
+                    e.to_string(),
+                )
+            })?;
+            Some(policy)
+        };
+        let alert_target = real(keys::ALERT_TARGET)?;
         Ok(Self {
             labels,
             sample_rate: u32::try_from(sample_rate)
@@ -161,6 +255,9 @@ impl ModelMetadata {
                 Some(v) => flag(keys::RANDOM_INIT, v)?,
                 None => false,
             },
+            bandwidth_hz,
+            alert,
+            alert_target,
         })
     }
 }
@@ -251,6 +348,63 @@ mod tests {
         m.report_hash = Some("def".into());
         m.random_init = true;
         m
+    }
+
+    fn two_head() -> ModelMetadata {
+        let mut m = sample();
+        m.bandwidth_hz = Some(4000.0);
+        m.alert = Some(AlertPolicy {
+            threshold: 0.62,
+            release: 0.5,
+            debounce: 2,
+            calm_windows: 4,
+            smoothing: 3,
+        });
+        m.alert_target = Some(1.0);
+        m
+    }
+
+    #[test]
+    fn the_alert_policy_and_bandwidth_round_trip_and_are_all_or_nothing() {
+        let m = two_head();
+        let pairs = m.to_pairs();
+        let back =
+            ModelMetadata::from_pairs(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str()))).unwrap();
+        assert_eq!(back, m);
+        // A reason-only model's metadata has none of the keys.
+        let plain = sample().to_pairs();
+        assert!(
+            plain
+                .iter()
+                .all(|(k, _)| !keys::ALERT.contains(&k.as_str()))
+        );
+        for key in keys::ALERT {
+            let without = pairs
+                .iter()
+                .filter(|(k, _)| k != key)
+                .map(|(k, v)| (k.as_str(), v.as_str()));
+            assert_eq!(
+                ModelMetadata::from_pairs(without),
+                Err(MetadataError::Missing(key))
+            );
+        }
+        let release_above_threshold = pairs.iter().map(|(k, v)| {
+            if k == keys::ALERT_RELEASE {
+                (k.as_str(), "0.9")
+            } else {
+                (k.as_str(), v.as_str())
+            }
+        });
+        let err = ModelMetadata::from_pairs(release_above_threshold).unwrap_err();
+        assert!(err.to_string().contains("release"), "{err}");
+        let nan_band = pairs.iter().map(|(k, v)| {
+            if k == keys::BANDWIDTH {
+                (k.as_str(), "NaN")
+            } else {
+                (k.as_str(), v.as_str())
+            }
+        });
+        assert!(ModelMetadata::from_pairs(nan_band).is_err());
     }
 
     #[test]

@@ -34,9 +34,31 @@ pub fn softmax(logits: &[f32], out: &mut [f32]) {
     }
 }
 
+/// The cry probability of a cry logit: `1 / (1 + e^(−z))`, computed without overflow for
+/// large `|z|`. Host and edge both turn `cry_logit` into `cry_prob` with this.
+pub fn sigmoid(z: f32) -> f32 {
+    if z >= 0.0 {
+        1.0 / (1.0 + (-z).exp())
+    } else {
+        let e = z.exp();
+        e / (1.0 + e)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sigmoid_is_bounded_symmetric_and_exact_at_zero() {
+        assert_eq!(sigmoid(0.0), 0.5);
+        assert_eq!(sigmoid(1000.0), 1.0);
+        assert_eq!(sigmoid(-1000.0), 0.0);
+        for z in [-7.5f32, -1.0, 0.3, 4.0] {
+            assert!((sigmoid(z) + sigmoid(-z) - 1.0).abs() < 1e-6);
+            assert!((sigmoid(z) - 1.0 / (1.0 + (-z).exp())).abs() < 1e-6);
+        }
+    }
 
     #[test]
     fn argmax_takes_the_first_maximum_and_skips_nan() {
