@@ -10,8 +10,8 @@ use cry_core::contract::SAMPLE_RATE_HZ;
 
 use crate::bench::BenchConfig;
 use crate::config::{
-    BenchCommandConfig, ClassifyConfig, DevicesConfig, ListenConfig, ModelConfig, PipelineConfig,
-    StreamConfig, StreamInput,
+    AlertOverrides, BenchCommandConfig, ClassifyConfig, DevicesConfig, ListenConfig, ModelConfig,
+    PipelineConfig, StreamConfig, StreamInput,
 };
 use crate::engine::EngineOptions;
 use crate::error::EXIT_CODES_HELP as EXIT_CODES;
@@ -63,10 +63,14 @@ pub struct ModelArgs {
     /// the rest of the system).
     #[arg(long)]
     pub threads: Option<usize>,
-    /// Limit the audio to this band (Hz) before the model sees it: use the `--bandwidth` the
-    /// model was trained with.
+    /// Limit the audio to this band (Hz) before the model sees it. Default: the band the model
+    /// was trained with (its metadata), or none.
     #[arg(long, value_name = "HZ")]
     pub bandwidth: Option<f32>,
+    /// Two-head models: a window is a cry window from this cry probability on (default: the
+    /// threshold stored in the model, chosen for its false-alarm target).
+    #[arg(long, value_name = "P")]
+    pub cry_threshold: Option<f32>,
 }
 
 impl ModelArgs {
@@ -76,12 +80,20 @@ impl ModelArgs {
             .map(Bandwidth::new)
             .transpose()
             .map_err(|e| UsageError(format!("--bandwidth: {e}")))?;
+        if let Some(p) = self.cry_threshold
+            && !(p > 0.0 && p <= 1.0)
+        {
+            return Err(UsageError(
+                "--cry-threshold must be a probability in (0, 1]".into(),
+            ));
+        }
         Ok(ModelConfig {
             path: self.model,
             options: EngineOptions {
                 threads: self.threads,
             },
             bandwidth,
+            cry_threshold: self.cry_threshold,
         })
     }
 }
@@ -92,18 +104,23 @@ pub struct DetectorArgs {
     /// Seconds between windows.
     #[arg(long, default_value_t = 1.0)]
     pub hop: f32,
-    /// Windows with RMS below this level (dBFS) are reported as `quiet` and not classified.
+    /// Windows with RMS below this level (dBFS) are reported as `quiet` and not run through
+    /// the model. With a two-head model this only saves power; with a single-output model any
+    /// window above it is a candidate cry.
     #[arg(long, default_value_t = -50.0, allow_negative_numbers = true)]
     pub gate_dbfs: f32,
-    /// Average probabilities over the last K classified windows.
-    #[arg(long, default_value_t = 3)]
-    pub smooth: usize,
-    /// Emit `cry` when the same label holds for M consecutive windows.
-    #[arg(long, default_value_t = 2)]
-    pub debounce: usize,
-    /// Emit `calm` after this many consecutive quiet windows following a cry.
-    #[arg(long, default_value_t = 3)]
-    pub calm_windows: usize,
+    /// Average reason probabilities over the last K windows (two-head models: over the last K
+    /// cry windows). Default: the model's policy, else 3.
+    #[arg(long)]
+    pub smooth: Option<usize>,
+    /// Emit `cry` after M consecutive cry windows (single-output models: M windows of one
+    /// label). Default: the model's policy, else 2.
+    #[arg(long)]
+    pub debounce: Option<usize>,
+    /// Emit `calm` after this many consecutive windows without a cry following one. Default:
+    /// the model's policy, else 3.
+    #[arg(long)]
+    pub calm_windows: Option<usize>,
 }
 
 impl DetectorArgs {
@@ -113,13 +130,15 @@ impl DetectorArgs {
                 "--hop must be a positive number of seconds".into(),
             ));
         }
+        let defaults = DetectorConfig::default();
         let config = DetectorConfig {
             hop_samples: (self.hop * SAMPLE_RATE_HZ as f32).round() as usize,
             gate_dbfs: self.gate_dbfs,
-            smoothing: self.smooth,
-            debounce: self.debounce,
-            calm_windows: self.calm_windows,
+            smoothing: self.smooth.unwrap_or(defaults.smoothing),
+            debounce: self.debounce.unwrap_or(defaults.debounce),
+            calm_windows: self.calm_windows.unwrap_or(defaults.calm_windows),
             bandwidth: None,
+            alert: None,
         };
         config.validate().map_err(|e| {
             UsageError(match e {
@@ -132,9 +151,18 @@ impl DetectorArgs {
                 DetectorConfigError::ZeroDebounce => "--debounce must be at least 1".into(),
                 DetectorConfigError::ZeroCalmWindows => "--calm-windows must be at least 1".into(),
                 DetectorConfigError::Gate(_) => "--gate-dbfs must be a number".into(),
+                DetectorConfigError::Alert(e) => e.to_string(),
             })
         })?;
         Ok(config)
+    }
+
+    fn overrides(&self) -> AlertOverrides {
+        AlertOverrides {
+            smoothing: self.smooth,
+            debounce: self.debounce,
+            calm_windows: self.calm_windows,
+        }
     }
 }
 
@@ -153,6 +181,7 @@ pub struct PipelineArgs {
 impl PipelineArgs {
     fn into_config(self) -> Result<PipelineConfig, UsageError> {
         let model = self.model.into_config()?;
+        let overrides = self.detector.overrides();
         let detector = DetectorConfig {
             bandwidth: model.bandwidth,
             ..self.detector.into_config()?
@@ -160,6 +189,7 @@ impl PipelineArgs {
         Ok(PipelineConfig {
             ring_seconds: self.ring_seconds,
             detector,
+            overrides,
             model,
         })
     }

@@ -3,9 +3,12 @@
 
 use std::path::PathBuf;
 
+use cry_core::ModelMetadata;
+use cry_core::alerts::AlertPolicy;
 use cry_core::audio::Bandwidth;
 
 use crate::bench::BenchConfig;
+use crate::cli::UsageError;
 use crate::engine::{Engine, EngineError, EngineOptions};
 use crate::stream::DetectorConfig;
 use crate::stream::Format;
@@ -21,6 +24,8 @@ pub struct ModelConfig {
     pub options: EngineOptions,
     /// Audio is limited to this band before the model sees it (`--bandwidth`).
     pub bandwidth: Option<Bandwidth>,
+    /// `--cry-threshold`, over the model's stored threshold.
+    pub cry_threshold: Option<f32>,
 }
 
 impl ModelConfig {
@@ -28,6 +33,58 @@ impl ModelConfig {
     pub fn load(&self) -> Result<Engine, EngineError> {
         Engine::load(&self.path, &self.options)
     }
+
+    /// The band for a loaded model: `--bandwidth`, else the one it was trained with.
+    pub fn bandwidth_for(&self, metadata: &ModelMetadata) -> Result<Option<Bandwidth>, UsageError> {
+        let stored = metadata
+            .bandwidth_hz
+            .map(Bandwidth::new)
+            .transpose()
+            .map_err(|e| UsageError(format!("{}: {e}", self.path.display())))?;
+        match (self.bandwidth, stored) {
+            (Some(given), Some(trained)) if given != trained => {
+                log::warn!(
+                    "--bandwidth {} Hz, but {} was trained on audio limited to {} Hz",
+                    given.hz(),
+                    self.path.display(),
+                    trained.hz()
+                );
+                Ok(Some(given))
+            }
+            (Some(given), _) => Ok(Some(given)),
+            (None, stored) => {
+                if let Some(b) = stored {
+                    log::info!("limiting audio to {} Hz, as the model was trained", b.hz());
+                }
+                Ok(stored)
+            }
+        }
+    }
+
+    /// The cry threshold for a loaded model: `--cry-threshold`, else the stored one; `None`
+    /// for a single-output model (and `--cry-threshold` with one is refused).
+    pub fn cry_threshold_for(&self, metadata: &ModelMetadata) -> Result<Option<f32>, UsageError> {
+        match (&metadata.alert, self.cry_threshold) {
+            (None, Some(_)) => Err(UsageError(format!(
+                "--cry-threshold: {} has no cry head (a single-output model); export a two-head \
+                 model (trained with not_cry clips) to use one",
+                self.path.display()
+            ))),
+            (None, None) => Ok(None),
+            (Some(policy), given) => Ok(Some(given.unwrap_or(policy.threshold))),
+        }
+    }
+}
+
+/// The detector flags given on the command line, over a two-head model's stored policy.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct AlertOverrides {
+    /// `--smooth`.
+    pub smoothing: Option<usize>,
+    /// `--debounce`.
+    pub debounce: Option<usize>,
+    /// `--calm-windows`.
+    pub calm_windows: Option<usize>,
 }
 
 /// `classify`: score whole files.
@@ -46,8 +103,49 @@ pub struct PipelineConfig {
     pub ring_seconds: f32,
     /// The model.
     pub model: ModelConfig,
-    /// How windows become events.
+    /// How windows become events (for a single-output model; see
+    /// [`PipelineConfig::detector_for`]).
     pub detector: DetectorConfig,
+    /// The detector flags that were given, over a two-head model's stored policy.
+    pub overrides: AlertOverrides,
+}
+
+impl PipelineConfig {
+    /// The detector for a loaded model. A two-head model runs in cry-head mode under its stored
+    /// alert policy, with `--cry-threshold` (the release kept at the same fraction of it),
+    /// `--smooth`, `--debounce` and `--calm-windows` over it. A single-output model runs in
+    /// today's gate mode, with a warning. The band is [`ModelConfig::bandwidth_for`]'s.
+    pub fn detector_for(&self, metadata: &ModelMetadata) -> Result<DetectorConfig, UsageError> {
+        let mut config = DetectorConfig {
+            bandwidth: self.model.bandwidth_for(metadata)?,
+            ..self.detector.clone()
+        };
+        let threshold = self.model.cry_threshold_for(metadata)?;
+        match (metadata.alert, threshold) {
+            (Some(stored), Some(threshold)) => {
+                let o = &self.overrides;
+                let policy = AlertPolicy {
+                    smoothing: o.smoothing.unwrap_or(stored.smoothing),
+                    debounce: o.debounce.unwrap_or(stored.debounce),
+                    calm_windows: o.calm_windows.unwrap_or(stored.calm_windows),
+                    ..stored.with_threshold(threshold)
+                };
+                policy.validate().map_err(|e| UsageError(e.to_string()))?;
+                config.alert = Some(policy);
+            }
+            _ => {
+                log::warn!(
+                    "{} has no cry head (a single-output model): gate mode, where any sound \
+                     above {} dBFS for {} windows is reported as a cry; export a two-head model \
+                     to tell cries from other sounds",
+                    self.model.path.display(),
+                    config.gate_dbfs,
+                    config.debounce
+                );
+            }
+        }
+        Ok(config)
+    }
 }
 
 /// Where `stream` reads.
@@ -100,4 +198,73 @@ pub struct BenchCommandConfig {
     pub bench: BenchConfig,
     /// One JSON object instead of text.
     pub json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pipeline(cry_threshold: Option<f32>, overrides: AlertOverrides) -> PipelineConfig {
+        PipelineConfig {
+            ring_seconds: 2.0,
+            model: ModelConfig {
+                path: PathBuf::from("m.onnx"),
+                options: EngineOptions::default(),
+                bandwidth: None,
+                cry_threshold,
+            },
+            detector: DetectorConfig::default(),
+            overrides,
+        }
+    }
+
+    fn two_head() -> ModelMetadata {
+        let mut m = ModelMetadata::new(vec!["a".into(), "b".into()], true, "h".into());
+        m.alert = Some(AlertPolicy {
+            threshold: 0.7,
+            release: 0.35,
+            debounce: 3,
+            calm_windows: 4,
+            smoothing: 5,
+        });
+        m.bandwidth_hz = Some(4000.0);
+        m
+    }
+
+    #[test]
+    fn a_two_head_model_runs_its_stored_policy_under_the_flags_given() {
+        let config = pipeline(None, AlertOverrides::default())
+            .detector_for(&two_head())
+            .unwrap();
+        assert_eq!(config.alert, two_head().alert);
+        assert_eq!(config.bandwidth.map(|b| b.hz()), Some(4000.0));
+
+        let overrides = AlertOverrides {
+            debounce: Some(1),
+            ..AlertOverrides::default()
+        };
+        let policy = pipeline(Some(0.9), overrides)
+            .detector_for(&two_head())
+            .unwrap()
+            .alert
+            .unwrap();
+        // The release stays at the stored fraction of the threshold (0.35 / 0.7).
+        assert_eq!((policy.threshold, policy.debounce), (0.9, 1));
+        assert!((policy.release - 0.45).abs() < 1e-6);
+        assert_eq!((policy.calm_windows, policy.smoothing), (4, 5));
+    }
+
+    #[test]
+    fn a_single_output_model_runs_in_gate_mode_and_refuses_a_cry_threshold() {
+        let old = ModelMetadata::new(vec!["a".into(), "b".into()], true, "h".into());
+        let config = pipeline(None, AlertOverrides::default())
+            .detector_for(&old)
+            .unwrap();
+        assert_eq!(config.alert, None);
+        assert_eq!(config.bandwidth, None);
+        let err = pipeline(Some(0.5), AlertOverrides::default())
+            .detector_for(&old)
+            .unwrap_err();
+        assert!(err.0.contains("no cry head"), "{err}");
+    }
 }

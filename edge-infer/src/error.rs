@@ -120,7 +120,7 @@ fn source_code(e: &SourceError) -> i32 {
 
 fn detector_code(e: &DetectorError) -> i32 {
     match e {
-        DetectorError::Config(_) => EXIT_USAGE,
+        DetectorError::Config(_) | DetectorError::NoCryHead => EXIT_USAGE,
         DetectorError::Classes(_) => EXIT_MODEL,
         DetectorError::Format(_) => EXIT_AUDIO,
         DetectorError::Classify(e) => engine_code(e),

@@ -1,8 +1,9 @@
 //! A whole clip scored the way the host evaluates: the logits of its overlapping windows
-//! (window and hop from `cry-core`) averaged, then a softmax.
+//! (window and hop from `cry-core`) averaged, then a softmax; with a cry head, the mean of the
+//! windows' cry probabilities.
 
 use cry_core::contract::HOP_SAMPLES;
-use cry_core::scoring::{argmax, softmax};
+use cry_core::scoring::{argmax, sigmoid, softmax};
 use cry_core::windows::{copy_window, window_starts};
 
 use crate::engine::{Classifier, EngineError};
@@ -16,6 +17,8 @@ pub struct ClipScore {
     pub probabilities: Vec<f32>,
     /// Windows averaged.
     pub windows: usize,
+    /// Two-head models: the mean cry probability of the windows.
+    pub cry_prob: Option<f32>,
 }
 
 /// Scores model-rate `samples` with the host's evaluation windows.
@@ -29,9 +32,12 @@ pub fn score_clip(
     let mut buffer = vec![0.0; window];
     let mut logits = vec![0.0; classes];
     let mut sum = vec![0.0f64; classes];
+    let mut cry_sum: Option<f64> = None;
     for &start in &starts {
         copy_window(samples, start, &mut buffer);
-        classifier.logits(&buffer, &mut logits)?;
+        if let Some(z) = classifier.logits(&buffer, &mut logits)? {
+            *cry_sum.get_or_insert(0.0) += f64::from(sigmoid(z));
+        }
         for (s, l) in sum.iter_mut().zip(&logits) {
             *s += f64::from(*l);
         }
@@ -46,6 +52,7 @@ pub fn score_clip(
         label: argmax(&probabilities),
         probabilities,
         windows: starts.len(),
+        cry_prob: cry_sum.map(|s| (s / starts.len() as f64) as f32),
     })
 }
 
@@ -66,12 +73,12 @@ mod tests {
         fn classes(&self) -> usize {
             2
         }
-        fn logits(&mut self, window: &[f32], out: &mut [f32]) -> Result<(), EngineError> {
+        fn logits(&mut self, window: &[f32], out: &mut [f32]) -> Result<Option<f32>, EngineError> {
             let mean = window.iter().sum::<f32>() / window.len() as f32;
             self.seen.push(mean);
             out[0] = mean;
             out[1] = -mean;
-            Ok(())
+            Ok(Some(10.0 * mean))
         }
     }
 
@@ -96,6 +103,9 @@ mod tests {
         assert_eq!(score.label, 1);
         assert!((score.probabilities[0] - p0).abs() < 1e-6);
         assert!((score.probabilities.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+        // The cry probability is the mean of the windows' sigmoids, not the sigmoid of a mean.
+        let want = (sigmoid(0.0) + 2.0 * sigmoid(-5.0)) / 3.0;
+        assert!((score.cry_prob.unwrap() - want).abs() < 1e-6);
     }
 
     #[test]

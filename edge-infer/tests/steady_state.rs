@@ -55,14 +55,14 @@ impl Classifier for StandIn {
     fn classes(&self) -> usize {
         3
     }
-    fn logits(&mut self, window: &[f32], out: &mut [f32]) -> Result<(), EngineError> {
+    fn logits(&mut self, window: &[f32], out: &mut [f32]) -> Result<Option<f32>, EngineError> {
         if !self.delay.is_zero() {
             std::thread::sleep(self.delay);
         }
         let mean = window.iter().sum::<f32>() / window.len() as f32;
         let energy = window.iter().map(|s| s * s).sum::<f32>() / window.len() as f32;
         out.copy_from_slice(&[mean, energy, -energy]);
-        Ok(())
+        Ok(None)
     }
 }
 

@@ -14,6 +14,14 @@ use crate::scoring::score_clip;
 pub fn run(config: &ClassifyConfig) -> Result<(), Error> {
     let engine = config.model.load()?;
     let labels = &engine.metadata().labels;
+    let bandwidth = config.model.bandwidth_for(engine.metadata())?;
+    let cry_threshold = config.model.cry_threshold_for(engine.metadata())?;
+    if cry_threshold.is_none() {
+        log::warn!(
+            "{} has no cry head (a single-output model): reasons only, no cry_prob",
+            config.model.path.display()
+        );
+    }
     let mut session = engine.session()?;
     let mut stdout = std::io::stdout().lock();
     let mut failed = 0;
@@ -21,7 +29,7 @@ pub fn run(config: &ClassifyConfig) -> Result<(), Error> {
         let clip = match load_clip(
             path,
             &LoadOptions {
-                bandwidth: config.model.bandwidth,
+                bandwidth,
                 ..LoadOptions::default()
             },
         ) {
@@ -34,7 +42,7 @@ pub fn run(config: &ClassifyConfig) -> Result<(), Error> {
             }
         };
         let score = score_clip(&mut session, &clip.samples)?;
-        let line = ClassifiedFile::new(path, labels, &score, clip.samples.len());
+        let line = ClassifiedFile::new(path, labels, &score, clip.samples.len(), cry_threshold);
         writeln!(stdout, "{}", serde_json::to_string(&line)?)?;
     }
     if failed > 0 {

@@ -21,8 +21,11 @@ pub fn run(config: &ListenConfig) -> Result<(), Error> {
         capture.source.format().sample_rate,
         capture.source.format().channels
     );
-    let mut detector = Detector::new(engine.session()?, pipeline.detector.clone())?;
-    let mut out = EventWriter::new(std::io::stdout().lock(), &engine.metadata().labels);
+    let detector_config = pipeline.detector_for(engine.metadata())?;
+    let cry_head = detector_config.alert.is_some();
+    let mut detector = Detector::new(engine.session()?, detector_config)?;
+    let mut out = EventWriter::new(std::io::stdout().lock(), &engine.metadata().labels)
+        .with_cry_head(cry_head);
     let mut pump = Pump::default();
     loop {
         match pump.run(&mut capture.source, &mut detector, &mut out, stop) {

@@ -25,8 +25,11 @@ pub fn run(config: &StreamConfig) -> Result<(), Error> {
     // The feeder thread is not joined: after Ctrl-C it may be blocked reading stdin, and it
     // ends with the process.
     let (mut ring, _feeder) = spawn_feeder(source, config.pace, pipeline.ring_seconds);
-    let mut detector = Detector::new(engine.session()?, pipeline.detector.clone())?;
-    let mut out = EventWriter::new(std::io::stdout().lock(), &engine.metadata().labels);
+    let detector_config = pipeline.detector_for(engine.metadata())?;
+    let cry_head = detector_config.alert.is_some();
+    let mut detector = Detector::new(engine.session()?, detector_config)?;
+    let mut out = EventWriter::new(std::io::stdout().lock(), &engine.metadata().labels)
+        .with_cry_head(cry_head);
     let stopped = Pump::default().run(&mut ring, &mut detector, &mut out, stop)?;
     out.write_summary(detector.summary(), stopped)?;
     Ok(())

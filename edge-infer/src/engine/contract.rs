@@ -3,7 +3,7 @@
 
 use cry_core::ModelMetadata;
 use cry_core::contract::SAMPLE_RATE_HZ;
-use cry_core::metadata::{INPUT_NAME, OUTPUT_NAME};
+use cry_core::metadata::{CRY_OUTPUT_NAME, INPUT_NAME, OUTPUT_NAME};
 use tract_onnx::prelude::*;
 use tract_onnx::tract_core::ops::Cost;
 use tract_onnx::tract_core::ops::cnn::Conv;
@@ -27,9 +27,18 @@ pub enum ContractError {
     /// The graph's inputs are not the one named input.
     #[error("inputs are {0:?}; exactly one named `{INPUT_NAME}` is required")]
     Inputs(Vec<String>),
-    /// The graph's outputs are not the one named output.
-    #[error("outputs are {0:?}; exactly one named `{OUTPUT_NAME}` is required")]
-    Outputs(Vec<String>),
+    /// The graph's outputs are not `logits` (and `cry_logit` for a two-head model).
+    #[error(
+        "outputs are {found:?}; [`{OUTPUT_NAME}`] is required, or [`{OUTPUT_NAME}`, \
+         `{CRY_OUTPUT_NAME}`] with an alert policy in the metadata{}",
+        if *.alert { " (this one has a policy)" } else { " (this one has none)" }
+    )]
+    Outputs {
+        /// The output names found.
+        found: Vec<String>,
+        /// Whether the metadata has an alert policy.
+        alert: bool,
+    },
     /// The input is not f32.
     #[error("input `{INPUT_NAME}` is {0}, f32 is required")]
     InputType(String),
@@ -51,6 +60,9 @@ pub enum ContractError {
         /// Classes the metadata names.
         classes: usize,
     },
+    /// The cry output is not `[1, 1]` f32.
+    #[error("output `{CRY_OUTPUT_NAME}` is {0}; f32 [1, 1] is required")]
+    CryOutput(String),
     /// tract could not answer a question about the graph.
     #[error("cannot inspect the graph: {0}")]
     Inspect(String),
@@ -74,9 +86,12 @@ pub(super) fn check_metadata(metadata: &ModelMetadata) -> Result<(), ContractErr
     Ok(())
 }
 
-/// One input named [`INPUT_NAME`], one output named [`OUTPUT_NAME`], and a declared input
-/// shape, when there is one, of `[1, window]` f32.
-pub(super) fn check_names(model: &InferenceModel) -> Result<(), ContractError> {
+/// One input named [`INPUT_NAME`]; the output [`OUTPUT_NAME`], followed by
+/// [`CRY_OUTPUT_NAME`] exactly when the metadata has an alert policy.
+pub(super) fn check_names(
+    model: &InferenceModel,
+    metadata: &ModelMetadata,
+) -> Result<(), ContractError> {
     let inputs = model.input_outlets().map_err(inspect)?;
     let input_names: Vec<&str> = inputs
         .iter()
@@ -96,10 +111,17 @@ pub(super) fn check_names(model: &InferenceModel) -> Result<(), ContractError> {
                 .unwrap_or(model.node(o.node).name.as_str())
         })
         .collect();
-    if output_names != [OUTPUT_NAME] {
-        return Err(ContractError::Outputs(
-            output_names.iter().map(|n| n.to_string()).collect(),
-        ));
+    let alert = metadata.alert.is_some();
+    let expected: &[&str] = if alert {
+        &[OUTPUT_NAME, CRY_OUTPUT_NAME]
+    } else {
+        &[OUTPUT_NAME]
+    };
+    if output_names != expected {
+        return Err(ContractError::Outputs {
+            found: output_names.iter().map(|n| n.to_string()).collect(),
+            alert,
+        });
     }
     Ok(())
 }
@@ -140,6 +162,15 @@ pub(super) fn check_output(
             found: format!("{:?} {:?}", fact.datum_type, fact.shape),
             classes: metadata.labels.len(),
         });
+    }
+    if metadata.alert.is_some() {
+        let fact = model.output_fact(1).map_err(inspect)?;
+        if fact.datum_type != f32::datum_type() || fact.shape.as_concrete() != Some(&[1, 1][..]) {
+            return Err(ContractError::CryOutput(format!(
+                "{:?} {:?}",
+                fact.datum_type, fact.shape
+            )));
+        }
     }
     Ok(())
 }

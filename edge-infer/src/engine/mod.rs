@@ -76,7 +76,8 @@ pub struct EngineOptions {
     pub threads: Option<usize>,
 }
 
-/// A loaded, optimised model with its metadata. Shared read-only by every session.
+/// A loaded, optimised model with its metadata. Shared read-only by every session. A two-head
+/// model (metadata with an alert policy) has a second output, `cry_logit`.
 pub struct Engine {
     plan: Arc<TypedRunnableModel>,
     metadata: ModelMetadata,
@@ -125,7 +126,7 @@ impl Engine {
         };
         contract::check_metadata(&metadata).map_err(contract_error)?;
         let model = onnx.model_for_proto_model(&proto).map_err(parse)?;
-        contract::check_names(&model).map_err(contract_error)?;
+        contract::check_names(&model, &metadata).map_err(contract_error)?;
         contract::check_declared_input(&model, &metadata).map_err(contract_error)?;
         let model = model
             .with_input_fact(0, f32::fact([1, metadata.window_samples]).into())
@@ -203,8 +204,13 @@ pub trait Classifier {
     fn window_samples(&self) -> usize;
     /// Number of classes (length of the logits).
     fn classes(&self) -> usize;
-    /// Writes the logits of `window` (of [`Classifier::window_samples`] samples) into `out`.
-    fn logits(&mut self, window: &[f32], out: &mut [f32]) -> Result<(), EngineError>;
+    /// Whether [`Classifier::logits`] returns a cry logit (a two-head model).
+    fn has_cry_head(&self) -> bool {
+        false
+    }
+    /// Writes the reason logits of `window` (of [`Classifier::window_samples`] samples) into
+    /// `out`; returns the cry logit of a two-head model.
+    fn logits(&mut self, window: &[f32], out: &mut [f32]) -> Result<Option<f32>, EngineError>;
 }
 
 /// One stream's use of an [`Engine`]: tract's per-run state and a reused input tensor.
@@ -270,7 +276,11 @@ impl Classifier for Session<'_> {
         self.engine.metadata.labels.len()
     }
 
-    fn logits(&mut self, window: &[f32], out: &mut [f32]) -> Result<(), EngineError> {
+    fn has_cry_head(&self) -> bool {
+        self.engine.metadata.alert.is_some()
+    }
+
+    fn logits(&mut self, window: &[f32], out: &mut [f32]) -> Result<Option<f32>, EngineError> {
         self.check_len(window)?;
         self.fill_input(window)?;
         let outputs = self
@@ -289,6 +299,16 @@ impl Classifier for Session<'_> {
             )));
         }
         out.copy_from_slice(logits);
-        Ok(())
+        if !self.has_cry_head() {
+            return Ok(None);
+        }
+        let cry = outputs
+            .get(1)
+            .ok_or_else(|| EngineError::Run("no cry_logit output".into()))?
+            .try_as_plain_ram()
+            .and_then(|view| view.as_slice::<f32>().map(|s| s.first().copied()))
+            .map_err(|e| EngineError::Run(format!("cry_logit is not f32: {e:#}")))?
+            .ok_or_else(|| EngineError::Run("empty cry_logit".into()))?;
+        Ok(Some(cry))
     }
 }

@@ -9,7 +9,8 @@ use serde::Serialize;
 use crate::scoring::ClipScore;
 
 /// The line for a classified file:
-/// `{"file","label","confidence","probabilities":{label: p},"windows","seconds"}`.
+/// `{"file","label","confidence","probabilities":{label: p},"windows","seconds"}`, and for a
+/// two-head model `"cry_prob"` (the mean of the windows') and `"cry"` (at the cry threshold).
 #[derive(Debug, Serialize)]
 pub struct ClassifiedFile<'a> {
     /// The path as given.
@@ -24,12 +25,24 @@ pub struct ClassifiedFile<'a> {
     pub windows: usize,
     /// Length of the clip at the model rate, in seconds.
     pub seconds: f64,
+    /// Two-head models: the mean cry probability of the windows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cry_prob: Option<f32>,
+    /// Two-head models: whether `cry_prob` reaches the cry threshold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cry: Option<bool>,
 }
 
 impl<'a> ClassifiedFile<'a> {
     /// The line for `path`, scored `score` over `samples` model-rate samples; `labels` in the
-    /// model's output order.
-    pub fn new(path: &Path, labels: &'a [String], score: &ClipScore, samples: usize) -> Self {
+    /// model's output order; `cry_threshold` for a two-head model.
+    pub fn new(
+        path: &Path,
+        labels: &'a [String],
+        score: &ClipScore,
+        samples: usize,
+        cry_threshold: Option<f32>,
+    ) -> Self {
         Self {
             file: path.display().to_string(),
             label: &labels[score.label],
@@ -41,6 +54,11 @@ impl<'a> ClassifiedFile<'a> {
                 .collect(),
             windows: score.windows,
             seconds: samples as f64 / f64::from(SAMPLE_RATE_HZ),
+            cry_prob: score.cry_prob,
+            cry: score
+                .cry_prob
+                .zip(cry_threshold)
+                .map(|(p, threshold)| p >= threshold),
         }
     }
 }

@@ -13,6 +13,7 @@ pub struct EventWriter<W: Write> {
     out: W,
     labels: Vec<String>,
     line: String,
+    cry_head: bool,
 }
 
 impl<W: Write> EventWriter<W> {
@@ -22,7 +23,14 @@ impl<W: Write> EventWriter<W> {
             out,
             line: String::with_capacity(256 + labels.len() * 64),
             labels: labels.to_vec(),
+            cry_head: false,
         }
+    }
+
+    /// For a two-head model: every window line carries `cry_prob` (`null` when gated).
+    pub fn with_cry_head(mut self, cry_head: bool) -> Self {
+        self.cry_head = cry_head;
+        self
     }
 
     /// The underlying writer.
@@ -54,11 +62,15 @@ impl<W: Write> EventWriter<W> {
                         );
                         push_f64(&mut line, window.rms_dbfs, 1);
                         line.push_str(",\"latency_ms\":null");
+                        if self.cry_head {
+                            line.push_str(",\"cry_prob\":null");
+                        }
                     }
                     Verdict::Classified {
                         label,
                         confidence,
                         probabilities,
+                        cry_prob,
                         latency_seconds,
                     } => {
                         line.push_str(",\"label\":");
@@ -78,6 +90,14 @@ impl<W: Write> EventWriter<W> {
                         push_f64(&mut line, window.rms_dbfs, 1);
                         line.push_str(",\"latency_ms\":");
                         push_f64(&mut line, latency_seconds * 1e3, 3);
+                        match cry_prob {
+                            Some(p) => {
+                                line.push_str(",\"cry_prob\":");
+                                push_f64(&mut line, f64::from(*p), 4);
+                            }
+                            None if self.cry_head => line.push_str(",\"cry_prob\":null"),
+                            None => {}
+                        }
                     }
                 }
                 line.push_str(",\"dropped_samples\":");
@@ -88,12 +108,14 @@ impl<W: Write> EventWriter<W> {
                 t,
                 label,
                 confidence,
+                cry_prob,
             } => event_line(
                 &mut line,
                 "cry",
                 *t,
                 ("label", self.label(*label)),
                 ("confidence", f64::from(*confidence), 4),
+                cry_prob.map(|p| ("cry_prob", f64::from(p), 4)),
             ),
             Event::Calm {
                 t,
@@ -105,6 +127,7 @@ impl<W: Write> EventWriter<W> {
                 *t,
                 ("after", self.label(*after)),
                 ("cry_started", *cry_started, 3),
+                None,
             ),
         }
         let written = self.out.write_all(line.as_bytes());
@@ -155,13 +178,15 @@ impl<W: Write> EventWriter<W> {
     }
 }
 
-/// `{"type":kind,"t":t,text.0:text.1,number.0:number.1}` and a newline, into `line`.
+/// `{"type":kind,"t":t,text.0:text.1,number.0:number.1[,extra.0:extra.1]}` and a newline,
+/// into `line`.
 fn event_line(
     line: &mut String,
     kind: &str,
     t: f64,
     text: (&str, &str),
     number: (&str, f64, usize),
+    extra: Option<(&str, f64, usize)>,
 ) {
     line.push_str("{\"type\":");
     push_str(line, kind);
@@ -175,6 +200,12 @@ fn event_line(
     push_str(line, number.0);
     line.push(':');
     push_f64(line, number.1, number.2);
+    if let Some((key, value, decimals)) = extra {
+        line.push(',');
+        push_str(line, key);
+        line.push(':');
+        push_f64(line, value, decimals);
+    }
     line.push_str("}\n");
 }
 
@@ -195,6 +226,7 @@ mod tests {
                     label: 0,
                     confidence: 0.8123,
                     probabilities: heapless::Vec::from_slice(&[0.8123, 0.1877]).unwrap(),
+                    cry_prob: None,
                     latency_seconds: 0.0612,
                 },
                 dropped_samples: 0,
@@ -213,6 +245,7 @@ mod tests {
                 t: 13.0,
                 label: 1,
                 confidence: 0.831,
+                cry_prob: None,
             })
             .unwrap();
         writer
@@ -233,5 +266,51 @@ mod tests {
                 r#"{"type":"calm","t":21.000,"after":"tired","cry_started":13.000}"#,
             ]
         );
+    }
+
+    #[test]
+    fn a_two_head_model_puts_cry_prob_in_every_window_line_and_in_cry_events() {
+        let labels = ["hungry".to_string(), "tired".to_string()];
+        let mut writer = EventWriter::new(Vec::new(), &labels).with_cry_head(true);
+        writer
+            .write(&Event::Window(WindowReport {
+                t: 3.0,
+                rms_dbfs: -20.04,
+                verdict: Verdict::Classified {
+                    label: 1,
+                    confidence: 0.6,
+                    probabilities: heapless::Vec::from_slice(&[0.4, 0.6]).unwrap(),
+                    cry_prob: Some(0.91234),
+                    latency_seconds: 0.05,
+                },
+                dropped_samples: 0,
+            }))
+            .unwrap();
+        writer
+            .write(&Event::Window(WindowReport {
+                t: 4.0,
+                rms_dbfs: -80.0,
+                verdict: Verdict::Quiet,
+                dropped_samples: 0,
+            }))
+            .unwrap();
+        writer
+            .write(&Event::Cry {
+                t: 4.0,
+                label: 1,
+                confidence: 0.6,
+                cry_prob: Some(0.875),
+            })
+            .unwrap();
+        let text = String::from_utf8(writer.into_inner()).unwrap();
+        let lines: Vec<serde_json::Value> = text
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        assert_eq!(lines[0]["cry_prob"], serde_json::json!(0.9123));
+        assert!(lines[1]["cry_prob"].is_null());
+        assert!(lines[1].as_object().unwrap().contains_key("cry_prob"));
+        assert_eq!(lines[2]["cry_prob"], serde_json::json!(0.875));
+        assert_eq!(lines[2]["label"], "tired");
     }
 }

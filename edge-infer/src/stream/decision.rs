@@ -1,9 +1,18 @@
-//! The decision over a stream of windows: the energy gate, probability smoothing, the debounce
-//! that turns a run of one label into a `cry` event, and `calm` after quiet windows.
+//! The decision over a stream of windows, in one of two modes.
 //!
-//! It takes levels and class probabilities and produces typed [`Event`]s: no model, no I/O, no
-//! allocation once its buffers exist.
+//! - **Cry head** (a two-head model, whose metadata stores an alert policy): the energy gate
+//!   only saves power (a window below it is not run through the model and is not a cry window);
+//!   `cry` and `calm` come from [`cry_core::alerts`], the logic the host's evaluation replays:
+//!   the window's cry probability against the threshold with hysteresis, the debounce, calm,
+//!   and the reason averaged over the cry windows only.
+//! - **Gate** (single-output models): any window above the gate is classified, and a run of one
+//!   label for the debounce count is a `cry` of that label; `calm` after quiet windows.
+//!
+//! Window reports carry the smoothed reason probabilities in both modes. It takes levels and
+//! model outputs and produces typed [`Event`]s: no model, no I/O, no allocation once its
+//! buffers exist.
 
+use cry_core::alerts::{Alert, AlertPolicy, AlertPolicyError, AlertState, WindowInput};
 use cry_core::audio::Bandwidth;
 use cry_core::contract::HOP_SAMPLES;
 use cry_core::scoring::argmax;
@@ -31,6 +40,9 @@ pub struct DetectorConfig {
     /// The model-rate audio is limited to this band before windows are cut (`--bandwidth`;
     /// the same filter the host applies to every clip).
     pub bandwidth: Option<Bandwidth>,
+    /// Cry-head mode: the alert policy (the model's, under the command line's overrides).
+    /// `None`: gate mode.
+    pub alert: Option<AlertPolicy>,
 }
 
 impl Default for DetectorConfig {
@@ -42,6 +54,7 @@ impl Default for DetectorConfig {
             debounce: 2,
             calm_windows: 3,
             bandwidth: None,
+            alert: None,
         }
     }
 }
@@ -64,6 +77,9 @@ pub enum DetectorConfigError {
     /// The gate level is NaN or infinite.
     #[error("the gate level {0} is not a number of dBFS")]
     Gate(f32),
+    /// The alert policy is out of range.
+    #[error(transparent)]
+    Alert(#[from] AlertPolicyError),
 }
 
 impl DetectorConfig {
@@ -84,6 +100,9 @@ impl DetectorConfig {
         if !self.gate_dbfs.is_finite() {
             return Err(DetectorConfigError::Gate(self.gate_dbfs));
         }
+        if let Some(policy) = &self.alert {
+            policy.validate()?;
+        }
         Ok(())
     }
 }
@@ -93,14 +112,17 @@ impl DetectorConfig {
 pub enum Event {
     /// A window was considered.
     Window(WindowReport),
-    /// The same label held for the debounce count: a cry of that kind began.
+    /// A cry began: in cry-head mode the cry probability stayed above the threshold for the
+    /// debounce count; in gate mode the same label held for it.
     Cry {
         /// Stream time (seconds) at the end of the window that confirmed it.
         t: f64,
-        /// The class.
+        /// The reason (class).
         label: usize,
-        /// Its smoothed probability.
+        /// Its smoothed probability (over the cry windows, in cry-head mode).
         confidence: f32,
+        /// Cry-head mode: the confirming window's cry probability.
+        cry_prob: Option<f32>,
     },
     /// Quiet windows followed a cry for the calm count.
     Calm {
@@ -139,6 +161,8 @@ pub enum Verdict {
         confidence: f32,
         /// Smoothed probabilities in class order.
         probabilities: FixedVec<f32, MAX_CLASSES>,
+        /// Cry-head mode: the window's cry probability (not smoothed).
+        cry_prob: Option<f32>,
         /// Seconds the model took for this window.
         latency_seconds: f64,
     },
@@ -153,6 +177,8 @@ pub struct Observation<'a> {
     pub rms_dbfs: f64,
     /// For a window above the gate: its class probabilities and the model's latency (seconds).
     pub classified: Option<(&'a [f32], f64)>,
+    /// For a window above the gate, from a two-head model: its cry probability.
+    pub cry_prob: Option<f32>,
     /// Samples the source had dropped so far.
     pub dropped_samples: u64,
 }
@@ -170,6 +196,7 @@ pub struct Decision {
     run_len: usize,
     active: Option<(usize, f64)>,
     quiet_run: usize,
+    alerts: Option<AlertState>,
 }
 
 impl Decision {
@@ -187,7 +214,15 @@ impl Decision {
             run_len: 0,
             active: None,
             quiet_run: 0,
+            alerts: config
+                .alert
+                .map(|policy| AlertState::new(policy, classes.min(MAX_CLASSES))),
         }
+    }
+
+    /// Whether events come from the cry head's alert policy (else from the gate).
+    pub fn has_cry_head(&self) -> bool {
+        self.alerts.is_some()
     }
 
     /// True when a window at this level is below the gate (reported quiet, not classified).
@@ -222,6 +257,7 @@ impl Decision {
                     confidence: smoothed[label],
                     probabilities: FixedVec::from_slice(smoothed)
                         .expect("at most MAX_CLASSES classes"),
+                    cry_prob: window.cry_prob,
                     latency_seconds,
                 }
             }
@@ -233,6 +269,41 @@ impl Decision {
             verdict,
             dropped_samples: window.dropped_samples,
         }));
+        if let Some(alerts) = &mut self.alerts {
+            let input = match window.classified {
+                // Below the power-saving gate, or a model that gave no cry output: not a cry
+                // window.
+                None => WindowInput::Skipped,
+                Some((reasons, _)) => match window.cry_prob {
+                    Some(cry_prob) => WindowInput::Scored { cry_prob, reasons },
+                    None => WindowInput::Skipped,
+                },
+            };
+            match alerts.step(t, input) {
+                Some(Alert::Cry {
+                    t,
+                    reason,
+                    reason_confidence,
+                    cry_prob,
+                }) => events.push(Event::Cry {
+                    t,
+                    label: reason,
+                    confidence: reason_confidence,
+                    cry_prob: Some(cry_prob),
+                }),
+                Some(Alert::Calm {
+                    t,
+                    cry_started,
+                    reason,
+                }) => events.push(Event::Calm {
+                    t,
+                    after: reason,
+                    cry_started,
+                }),
+                None => {}
+            }
+            return;
+        }
         if let Some(label) = self.run_label
             && self.run_len >= self.debounce
             && self.active.map(|(l, _)| l) != Some(label)
@@ -242,6 +313,7 @@ impl Decision {
                 t,
                 label,
                 confidence: self.smoothed[label],
+                cry_prob: None,
             });
         }
         if let Some((after, cry_started)) = self.active
@@ -262,6 +334,14 @@ impl Decision {
         self.history.clear();
         self.run_label = None;
         self.run_len = 0;
+    }
+
+    /// Whether a cry is active (alerted and not yet calm), in either mode.
+    pub fn is_crying(&self) -> bool {
+        match &self.alerts {
+            Some(alerts) => alerts.is_crying(),
+            None => self.active.is_some(),
+        }
     }
 
     /// Averages the probabilities of the last `smoothing` classified windows.
@@ -302,6 +382,7 @@ mod tests {
             t,
             rms_dbfs: -20.0,
             classified: Some((probabilities, 0.01)),
+            cry_prob: None,
             dropped_samples: 0,
         }
     }
@@ -311,6 +392,7 @@ mod tests {
             t,
             rms_dbfs: -90.0,
             classified: None,
+            cry_prob: None,
             dropped_samples: 0,
         }
     }
@@ -407,5 +489,108 @@ mod tests {
         );
         assert_eq!(bad(|c| c.debounce = 0), DetectorConfigError::ZeroDebounce);
         assert!(!bad(|c| c.gate_dbfs = f32::NAN).to_string().contains("--"));
+    }
+
+    fn policy() -> AlertPolicy {
+        AlertPolicy {
+            threshold: 0.6,
+            release: 0.4,
+            debounce: 2,
+            calm_windows: 2,
+            smoothing: 3,
+        }
+    }
+
+    /// In cry-head mode the events are exactly what `cry_core::alerts` raises for the same
+    /// probabilities (the host's evaluation replays that), whatever the reason labels do, and a
+    /// loud non-cry window is no cry.
+    #[test]
+    fn cry_head_mode_raises_what_the_shared_alert_logic_raises() {
+        let config = DetectorConfig {
+            alert: Some(policy()),
+            ..config()
+        };
+        let windows: [(Option<f32>, [f32; 2]); 9] = [
+            (Some(0.9), [0.2, 0.8]), // loud, but one cry window is no alert
+            (Some(0.1), [0.9, 0.1]),
+            (None, [0.0, 0.0]), // under the gate: skipped
+            (Some(0.7), [0.3, 0.7]),
+            (Some(0.5), [0.1, 0.9]), // above the release: still a cry window
+            (Some(0.3), [0.6, 0.4]),
+            (Some(0.2), [0.9, 0.1]),
+            (Some(0.95), [0.5, 0.5]),
+            (Some(0.95), [0.5, 0.5]),
+        ];
+        let mut decision = Decision::new(&config, 2);
+        assert!(decision.has_cry_head());
+        let mut events = Vec::new();
+        let mut state = AlertState::new(policy(), 2);
+        let mut expected = Vec::new();
+        for (i, (cry_prob, reasons)) in windows.iter().enumerate() {
+            let t = 3.0 + i as f64;
+            let observation = match cry_prob {
+                Some(p) => Observation {
+                    cry_prob: Some(*p),
+                    ..loud(t, reasons)
+                },
+                None => quiet(t),
+            };
+            decision.decide(observation, &mut events);
+            let input = match cry_prob {
+                Some(p) => WindowInput::Scored {
+                    cry_prob: *p,
+                    reasons,
+                },
+                None => WindowInput::Skipped,
+            };
+            expected.extend(state.step(t, input));
+        }
+        let got: Vec<Alert> = events
+            .iter()
+            .filter_map(|e| match *e {
+                Event::Cry {
+                    t,
+                    label,
+                    confidence,
+                    cry_prob,
+                } => Some(Alert::Cry {
+                    t,
+                    reason: label,
+                    reason_confidence: confidence,
+                    cry_prob: cry_prob.unwrap(),
+                }),
+                Event::Calm {
+                    t,
+                    after,
+                    cry_started,
+                } => Some(Alert::Calm {
+                    t,
+                    cry_started,
+                    reason: after,
+                }),
+                Event::Window(_) => None,
+            })
+            .collect();
+        assert_eq!(got, expected);
+        // Cry at the 0.5 window (t 7: 0.7 then 0.5 held by hysteresis), calm two windows
+        // later, and a new cry at the end; reason 1, the mean over the cry windows.
+        assert_eq!(got.len(), 3, "{got:?}");
+        assert!(
+            matches!(got[0], Alert::Cry { t, reason: 1, .. } if t == 7.0),
+            "{got:?}"
+        );
+        assert!(
+            matches!(got[1], Alert::Calm { t, .. } if t == 9.0),
+            "{got:?}"
+        );
+        assert!(
+            matches!(got[2], Alert::Cry { t, .. } if t == 11.0),
+            "{got:?}"
+        );
+        // Window reports carry the cry probability.
+        assert!(events.iter().any(|e| matches!(
+            e,
+            Event::Window(WindowReport { verdict: Verdict::Classified { cry_prob: Some(p), .. }, .. }) if *p == 0.9
+        )));
     }
 }

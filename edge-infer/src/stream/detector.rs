@@ -10,7 +10,7 @@
 use std::time::Instant;
 
 use cry_core::contract::SAMPLE_RATE_HZ;
-use cry_core::scoring::softmax;
+use cry_core::scoring::{sigmoid, softmax};
 use cry_core::windows::rms_dbfs;
 
 use super::decision::{
@@ -29,6 +29,9 @@ pub enum DetectorError {
     /// The classifier has no classes or more than the detector keeps.
     #[error("{0} model outputs; the detector supports 1 to {MAX_CLASSES}")]
     Classes(usize),
+    /// An alert policy for a model without a cry head.
+    #[error("the detector has a cry alert policy but the model has no cry head (`cry_logit`)")]
+    NoCryHead,
     /// The input format cannot be handled.
     #[error(transparent)]
     Format(#[from] FormatError),
@@ -98,6 +101,9 @@ impl<C: Classifier> Detector<C> {
         if classes == 0 || classes > MAX_CLASSES {
             return Err(DetectorError::Classes(classes));
         }
+        if config.alert.is_some() && !classifier.has_cry_head() {
+            return Err(DetectorError::NoCryHead);
+        }
         Ok(Self {
             windows: WindowAssembler::new(classifier.window_samples(), config.hop_samples)
                 .with_bandwidth(config.bandwidth),
@@ -133,14 +139,17 @@ impl<C: Classifier> Detector<C> {
             self.summary.samples = self.windows.samples();
             while let Some((end, samples)) = self.windows.ready() {
                 let rms_dbfs = rms_dbfs(samples);
-                let classified = if self.decision.is_quiet(rms_dbfs) {
-                    None
+                let (classified, cry_prob) = if self.decision.is_quiet(rms_dbfs) {
+                    (None, None)
                 } else {
                     let started = Instant::now();
-                    self.classifier.logits(samples, &mut self.logits)?;
+                    let cry_logit = self.classifier.logits(samples, &mut self.logits)?;
                     let latency = started.elapsed().as_secs_f64();
                     softmax(&self.logits, &mut self.probabilities);
-                    Some((&self.probabilities[..], latency))
+                    (
+                        Some((&self.probabilities[..], latency)),
+                        cry_logit.map(sigmoid),
+                    )
                 };
                 let first = events.len();
                 self.decision.decide(
@@ -148,6 +157,7 @@ impl<C: Classifier> Detector<C> {
                         t: end as f64 / f64::from(SAMPLE_RATE_HZ),
                         rms_dbfs,
                         classified,
+                        cry_prob,
                         dropped_samples: self.summary.dropped_samples,
                     },
                     events,
@@ -193,10 +203,10 @@ mod tests {
         fn classes(&self) -> usize {
             2
         }
-        fn logits(&mut self, window: &[f32], out: &mut [f32]) -> Result<(), EngineError> {
+        fn logits(&mut self, window: &[f32], out: &mut [f32]) -> Result<Option<f32>, EngineError> {
             let energy = window.iter().map(|s| s * s).sum::<f32>();
             out.copy_from_slice(&[energy, -energy]);
-            Ok(())
+            Ok(None)
         }
     }
 
@@ -275,8 +285,8 @@ mod tests {
             fn classes(&self) -> usize {
                 MAX_CLASSES + 1
             }
-            fn logits(&mut self, _: &[f32], _: &mut [f32]) -> Result<(), EngineError> {
-                Ok(())
+            fn logits(&mut self, _: &[f32], _: &mut [f32]) -> Result<Option<f32>, EngineError> {
+                Ok(None)
             }
         }
         assert!(matches!(
@@ -290,6 +300,14 @@ mod tests {
         assert!(matches!(
             Detector::new(Energy, config),
             Err(DetectorError::Config(DetectorConfigError::ZeroHop))
+        ));
+        let with_policy = DetectorConfig {
+            alert: Some(cry_core::alerts::AlertPolicy::default()),
+            ..DetectorConfig::default()
+        };
+        assert!(matches!(
+            Detector::new(Energy, with_policy),
+            Err(DetectorError::NoCryHead)
         ));
     }
 }
