@@ -3,7 +3,7 @@
 //! match, so a new variant needs a deliberate exit code.
 
 use crate::cv::SplitError;
-use crate::data::DatasetError;
+use crate::data::{DatasetError, TargetError};
 use crate::export::verify::VerifyError;
 use crate::fsx::WriteError;
 use crate::model::ConfigError;
@@ -19,6 +19,9 @@ pub enum Error {
     /// The dataset cannot be used.
     #[error(transparent)]
     Dataset(#[from] DatasetError),
+    /// The dataset's classes cannot train the heads they name.
+    #[error(transparent)]
+    Targets(#[from] TargetError),
     /// The data cannot be split as asked.
     #[error(transparent)]
     Split(#[from] SplitError),

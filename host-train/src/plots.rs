@@ -1,5 +1,6 @@
 //! PNG plots of a nested-CV report: the summed confusion matrix and per-fold macro-F1 of the
-//! model against the baselines.
+//! model against the baselines; with a cry head, the ROC curves of the cry head and the energy
+//! gate and the false alarms per hour of every detector.
 //!
 //! Text is drawn with DejaVu Sans, embedded in the binary (the `dejavu` crate), so the plots
 //! look the same on every machine and need no system font; `CRY_PLOT_FONT` may name another
@@ -14,6 +15,7 @@ use plotters::style::FontStyle;
 
 use crate::fsx;
 use crate::report::NestedReport;
+use crate::report::detection::DetectionReport;
 
 /// The family name the font is registered under.
 const FAMILY: &str = "cry-plot";
@@ -41,6 +43,7 @@ fn font() -> &'static Result<(), String> {
 pub fn write_all(
     confusion: &Path,
     folds: &Path,
+    detection_plots: (&Path, &Path),
     report: &NestedReport,
 ) -> anyhow::Result<Vec<PathBuf>> {
     if let Err(reason) = font() {
@@ -48,12 +51,159 @@ pub fn write_all(
         return Ok(Vec::new());
     }
     fsx::write_with(confusion, |tmp| {
-        confusion_png(tmp, &report.data.labels, &report.confusion)
+        confusion_png(tmp, &report.reasons, &report.confusion)
     })
     .with_context(|| format!("failed to draw {}", confusion.display()))?;
     fsx::write_with(folds, |tmp| folds_png(tmp, report))
         .with_context(|| format!("failed to draw {}", folds.display()))?;
-    Ok(vec![confusion.to_path_buf(), folds.to_path_buf()])
+    let mut written = vec![confusion.to_path_buf(), folds.to_path_buf()];
+    if let Some(detection) = &report.detection {
+        fsx::write_with(detection_plots.0, |tmp| roc_png(tmp, detection))
+            .with_context(|| format!("failed to draw {}", detection_plots.0.display()))?;
+        fsx::write_with(detection_plots.1, |tmp| alerts_png(tmp, detection))
+            .with_context(|| format!("failed to draw {}", detection_plots.1.display()))?;
+        written.extend([
+            detection_plots.0.to_path_buf(),
+            detection_plots.1.to_path_buf(),
+        ]);
+    }
+    Ok(written)
+}
+
+/// The pooled ROC curves of the cry head and the energy gate, with the chance diagonal.
+fn roc_png(path: &Path, detection: &DetectionReport) -> anyhow::Result<()> {
+    let root = BitMapBackend::new(path, (520, 520)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("Cry detection: ROC, pooled over outer folds", (FAMILY, 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(50)
+        .build_cartesian_2d(0f64..1f64, 0f64..1f64)
+        .map_err(err)?;
+    chart
+        .configure_mesh()
+        .x_desc("false positive rate (non-cry clips)")
+        .y_desc("true positive rate (cry clips)")
+        .label_style((FAMILY, 13))
+        .axis_desc_style((FAMILY, 14))
+        .draw()
+        .map_err(err)?;
+    let gray = RGBColor(150, 150, 150);
+    chart
+        .draw_series(LineSeries::new(
+            vec![(0.0, 0.0), (1.0, 1.0)],
+            gray.stroke_width(1),
+        ))
+        .map_err(err)?
+        .label("chance")
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], gray.stroke_width(1)));
+    let auc = |name: &str| {
+        detection
+            .detectors
+            .iter()
+            .find(|d| d.name == name)
+            .map_or(0.0, |d| d.summary.roc_auc.mean)
+    };
+    for (name, points, color) in [
+        ("energy gate", &detection.energy_roc, RGBColor(40, 90, 200)),
+        ("cry head", &detection.roc, RGBColor(200, 30, 30)),
+    ] {
+        chart
+            .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))
+            .map_err(err)?
+            .label(format!("{name} (mean fold AUC {:.3})", auc(name)))
+            .legend(move |(x, y)| {
+                PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+            });
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font((FAMILY, 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
+}
+
+/// False alarms per hour of non-cry audio, per detector (pooled over folds), with the budget.
+fn alerts_png(path: &Path, detection: &DetectionReport) -> anyhow::Result<()> {
+    let rates: Vec<(String, f64)> = detection
+        .detectors
+        .iter()
+        .map(|d| {
+            (
+                d.name.clone(),
+                d.alerts.false_alarms_per_hour.unwrap_or(0.0),
+            )
+        })
+        .collect();
+    let top = rates
+        .iter()
+        .map(|r| r.1)
+        .fold(detection.max_false_alarms_per_hour, f64::max)
+        .max(1.0)
+        * 1.15;
+    let n = rates.len();
+    let root = BitMapBackend::new(path, (620, 420)).into_drawing_area();
+    root.fill(&WHITE).map_err(err)?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption("False alarms per hour of non-cry audio", (FAMILY, 18))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(60)
+        .build_cartesian_2d(-0.5f64..(n as f64 - 0.5), 0f64..top)
+        .map_err(err)?;
+    let names: Vec<String> = rates.iter().map(|r| r.0.clone()).collect();
+    chart
+        .configure_mesh()
+        .disable_x_mesh()
+        .x_labels(n)
+        .x_label_formatter(&|x| {
+            let i = x.round();
+            if (x - i).abs() < 1e-6 && i >= 0.0 {
+                names.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
+        })
+        .y_desc("false alarms / h")
+        .label_style((FAMILY, 13))
+        .axis_desc_style((FAMILY, 14))
+        .draw()
+        .map_err(err)?;
+    let red = RGBColor(200, 30, 30);
+    let blue = RGBColor(40, 90, 200);
+    chart
+        .draw_series(rates.iter().enumerate().map(|(i, (name, r))| {
+            let color = if name == "cry head" { red } else { blue };
+            Rectangle::new(
+                [(i as f64 - 0.3, 0.0), (i as f64 + 0.3, *r)],
+                color.filled(),
+            )
+        }))
+        .map_err(err)?;
+    let budget = detection.max_false_alarms_per_hour;
+    chart
+        .draw_series(LineSeries::new(
+            vec![(-0.5, budget), (n as f64 - 0.5, budget)],
+            BLACK.stroke_width(1),
+        ))
+        .map_err(err)?
+        .label(format!("budget: {budget} / h"))
+        .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(1)));
+    chart
+        .configure_series_labels()
+        .label_font((FAMILY, 13))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK)
+        .draw()
+        .map_err(err)?;
+    root.present().map_err(err)?;
+    Ok(())
 }
 
 fn err(e: impl std::fmt::Display) -> anyhow::Error {

@@ -81,11 +81,27 @@ pub struct NestedCvArgs {
     /// Seeds averaged per fold for the random baselines.
     #[arg(long, default_value_t = 100)]
     pub random_seeds: usize,
+    /// With `not_cry` clips (a cry head): each outer fold's cry threshold is the lowest at which
+    /// its inner held-out non-cry clips raise at most this many false alarms per hour.
+    #[arg(long, value_name = "N", default_value_t = 1.0)]
+    pub max_false_alarms_per_hour: f64,
     /// Output directory.
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
     #[command(flatten)]
     pub device: DeviceArgs,
+}
+
+/// `--max-false-alarms-per-hour`, checked.
+fn false_alarm_budget(per_hour: f64) -> Result<f64, UsageError> {
+    if per_hour.is_finite() && per_hour >= 0.0 {
+        Ok(per_hour)
+    } else {
+        Err(usage(
+            "--max-false-alarms-per-hour",
+            "needs a number of alarms per hour, 0 or more",
+        ))
+    }
 }
 
 /// `train` arguments.
@@ -112,6 +128,11 @@ pub struct TrainArgs {
     /// Default: `<out>.work` beside the model.
     #[arg(long, value_name = "DIR")]
     pub work: Option<PathBuf>,
+    /// With `not_cry` clips (a cry head): the cry threshold stored with the model is the lowest
+    /// at which the non-cry clips held out in the selection CV raise at most this many false
+    /// alarms per hour.
+    #[arg(long, value_name = "N", default_value_t = 1.0)]
+    pub max_false_alarms_per_hour: f64,
     #[command(flatten)]
     pub device: DeviceArgs,
 }
@@ -133,9 +154,11 @@ impl TrainArgs {
             None => RunDir::work_for(&self.out),
         };
         let tune = self.tune.validate(&work)?;
+        let max_false_alarms_per_hour = false_alarm_budget(self.max_false_alarms_per_hour)?;
         Ok(TrainConfig {
             data,
             load,
+            max_false_alarms_per_hour,
             folds: self.folds,
             seed: self.seed,
             tune,
@@ -260,6 +283,9 @@ pub struct InitArgs {
     /// Add a classification head with these classes, comma-separated, in output order.
     #[arg(long, value_delimiter = ',')]
     pub labels: Option<Vec<String>>,
+    /// Also add a binary cry head next to the classification head.
+    #[arg(long)]
+    pub cry_head: bool,
     /// Seed of the random weights.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -274,8 +300,11 @@ pub struct InitArgs {
 #[derive(Debug, Args)]
 pub struct DataArgs {
     /// Dataset root: `<DIR>/<label>/*.wav`, or the base of the manifest's relative paths.
-    #[arg(long, value_name = "DIR")]
-    pub data: PathBuf,
+    /// Repeatable: several roots (folder layout) are combined into one dataset, each clip's path
+    /// prefixed with its root's folder name, duplicates found across them; for example
+    /// Donate-a-cry for reasons plus a corpus of household sounds mapped to `not_cry`.
+    #[arg(long, value_name = "DIR", required = true)]
+    pub data: Vec<PathBuf>,
     /// CSV with a header naming `path`, `label` and optionally `group`.
     #[arg(long, value_name = "CSV")]
     pub manifest: Option<PathBuf>,
@@ -283,7 +312,8 @@ pub struct DataArgs {
     #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_MAX_CLIP_SECONDS)]
     pub max_seconds: f32,
     /// Leakage groups from a regular expression: its first capture group over each clip's path
-    /// relative to --data names the group (paths it does not match use the built-in rules).
+    /// relative to --data (with several --data, `<folder name>/<path>`) names the group (paths
+    /// it does not match use the built-in rules).
     #[arg(long, value_name = "RE")]
     pub group_regex: Option<String>,
     /// File of label rules, one `from=to` per line (`from=` drops; `#` comments).
@@ -338,10 +368,19 @@ pub struct BaselinesArgs {
 
 impl DataArgs {
     fn validate(&self) -> Result<(DataSource, LoadOptions), UsageError> {
-        if !self.data.is_dir() {
+        for dir in &self.data {
+            if !dir.is_dir() {
+                return Err(usage(
+                    "--data",
+                    format!("{} is not a directory", dir.display()),
+                ));
+            }
+        }
+        if self.manifest.is_some() && self.data.len() > 1 {
             return Err(usage(
-                "--data",
-                format!("{} is not a directory", self.data.display()),
+                "--manifest",
+                "describes one --data root; list every clip in one manifest instead of giving \
+                 several --data",
             ));
         }
         if let Some(m) = &self.manifest
@@ -381,7 +420,8 @@ impl DataArgs {
             .map_err(|e| usage("--bandwidth", chain(&e)))?;
         Ok((
             DataSource {
-                root: self.data.clone(),
+                root: self.data[0].clone(),
+                also: self.data[1..].to_vec(),
                 manifest: self.manifest.clone(),
                 labels,
                 group_pattern: self.group_regex.clone(),
@@ -463,9 +503,16 @@ impl InitArgs {
             }
             (None, None) => None,
         };
+        if self.cry_head && labels.is_none() {
+            return Err(usage(
+                "--cry-head",
+                "sits next to a classification head: give --labels or --num-labels too",
+            ));
+        }
         Ok(InitConfig {
             source,
             labels,
+            cry_head: self.cry_head,
             seed: self.seed,
             out: self.out,
         })
@@ -549,6 +596,7 @@ impl NestedCvArgs {
             resume: self.resume,
             out: self.out,
             random_seeds: self.random_seeds,
+            max_false_alarms_per_hour: false_alarm_budget(self.max_false_alarms_per_hour)?,
             command,
         })
     }

@@ -145,6 +145,7 @@ impl From<Error> for CliError {
 fn job_exit_code(error: &Error) -> i32 {
     match error {
         Error::Dataset(_)
+        | Error::Targets(_)
         | Error::Split(_)
         | Error::Checkpoint(_)
         | Error::Hub(_)
@@ -156,6 +157,7 @@ fn job_exit_code(error: &Error) -> i32 {
             RunError::NotARun { .. }
             | RunError::Read { .. }
             | RunError::Invalid { .. }
+            | RunError::NoCryScores { .. }
             | RunError::Changed { .. }
             | RunError::NotOneRun { .. }
             | RunError::Conflict { .. }
@@ -169,6 +171,7 @@ fn job_exit_code(error: &Error) -> i32 {
             | VerifyError::WindowLength { .. }
             | VerifyError::Labels { .. }
             | VerifyError::LogitCount { .. }
+            | VerifyError::CryHead { .. }
             | VerifyError::ReadDir { .. }
             | VerifyError::Failed { .. }
             | VerifyError::NoWindows { .. } => EXIT_FAILURE,

@@ -4,6 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
+use cry_core::alerts::AlertPolicy;
 use cry_core::metadata::ModelMetadata;
 
 use crate::error::Result;
@@ -41,8 +42,31 @@ pub fn run(config: &ExportConfig, device: &Device) -> Result<Verification> {
         hash,
     );
     meta.window_samples = config.window;
-    meta.report_hash = TrainingRecord::read(&config.model).and_then(|r| r.report_hash);
+    let record = TrainingRecord::read(&config.model);
+    meta.report_hash = record.as_ref().and_then(|r| r.report_hash.clone());
     meta.random_init = checkpoint.is_random_init();
+    meta.bandwidth_hz = record
+        .as_ref()
+        .and_then(|r| r.data.bandwidth_hz)
+        .map(|b| b.hz());
+    if checkpoint.config.has_cry_head() {
+        let detection = record.as_ref().and_then(|r| r.detection.clone());
+        match detection {
+            Some(d) => {
+                meta.alert = Some(d.policy);
+                meta.alert_target = Some(d.max_false_alarms_per_hour);
+            }
+            None => {
+                log::warn!(
+                    "{}: a cry head without a training.json that chose its threshold; storing \
+                     the default alert policy (threshold {})",
+                    config.model.display(),
+                    AlertPolicy::default().threshold
+                );
+                meta.alert = Some(AlertPolicy::default());
+            }
+        }
+    }
     let precision = if config.int8 {
         meta.quantization = "int8-dynamic".into();
         Precision::Int8
@@ -52,11 +76,17 @@ pub fn run(config: &ExportConfig, device: &Device) -> Result<Verification> {
     let bytes = to_onnx(&checkpoint, config.window, precision, &meta)?;
     let verification = compare(&checkpoint, &bytes, config.data.as_deref(), device)?;
     log::info!(
-        "{}: {} windows, max |Δ logit| {:.2e}, top-1 agreement {:.1} %, mean cosine {:.4}",
+        "{}: {} windows, max |Δ logit| {:.2e}, top-1 agreement {:.1} %{}, mean cosine {:.4}",
         config.out.display(),
         verification.windows,
         verification.max_abs_diff,
         100.0 * verification.top1_agreement,
+        verification
+            .cry_agreement
+            .map_or(String::new(), |a| format!(
+                ", cry decision agreement {:.1} %",
+                100.0 * a
+            )),
         verification.mean_cosine
     );
     let kept_anyway = config.int8 && config.force;

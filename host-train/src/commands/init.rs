@@ -15,6 +15,8 @@ pub struct InitConfig {
     pub source: ConfigSource,
     /// Classifier labels; `None` for a bare backbone.
     pub labels: Option<Vec<String>>,
+    /// A cry head next to the classifier.
+    pub cry_head: bool,
     /// Seed of the random weights.
     pub seed: u64,
     /// Output directory.
@@ -23,7 +25,8 @@ pub struct InitConfig {
 
 /// Writes the checkpoint and returns it.
 pub fn run(config: &InitConfig, device: &Device) -> Result<Checkpoint> {
-    let (hubert, preprocessor) = config.source.load()?;
+    let (mut hubert, preprocessor) = config.source.load()?;
+    hubert.set_cry_head(config.cry_head);
     let checkpoint = Checkpoint::random(
         hubert,
         preprocessor,

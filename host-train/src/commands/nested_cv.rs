@@ -10,9 +10,11 @@ use cry_core::audio::LoadOptions;
 use indicatif::MultiProgress;
 
 use crate::backend::DeviceChoice;
-use crate::data::DataSource;
+use crate::data::{DataSource, Dataset, Targets};
 use crate::error::Result;
+use crate::eval::detection::stream_window_levels;
 use crate::fsx;
+use crate::report::detection::{ClipFacts, DetectionInputs};
 use crate::report::{CvSummary, DataSummary, FoldsFile, NestedReport, OuterResult, write_json};
 use crate::run::dataset::{load_dataset, split_and_record};
 use crate::run::report::{build_report, write_report};
@@ -44,6 +46,8 @@ pub struct NestedCvConfig {
     pub out: PathBuf,
     /// Seeds per fold for the random baselines.
     pub random_seeds: usize,
+    /// With a cry head: the false-alarm budget per hour its thresholds are chosen for.
+    pub max_false_alarms_per_hour: f64,
     /// The command line.
     pub command: String,
 }
@@ -62,6 +66,7 @@ pub fn run(config: &NestedCvConfig, device_choice: DeviceChoice) -> Result<Optio
         .into());
     }
     let dataset = load_dataset(&config.data, &config.load)?;
+    let targets = Targets::new(&dataset.labels)?;
     let run = RunDir::new(&config.out);
     let existing = run.holds_run();
     if existing && !config.resume {
@@ -73,13 +78,7 @@ pub fn run(config: &NestedCvConfig, device_choice: DeviceChoice) -> Result<Optio
     fsx::create_dir_all(run.root())?;
     let splits = split_and_record(&dataset, config.outer, config.inner, config.seed, &run)?;
 
-    let start = starting_model(
-        &config.tune,
-        &run,
-        config.seed,
-        dataset.labels.names(),
-        &device,
-    )?;
+    let start = starting_model(&config.tune, &run, config.seed, &targets, &device)?;
 
     let spec = RunSpec {
         schema: RUN_SCHEMA.into(),
@@ -96,6 +95,9 @@ pub fn run(config: &NestedCvConfig, device_choice: DeviceChoice) -> Result<Optio
         labels: dataset.label_indices(),
         splits: splits.outer.clone(),
         outer_fold: config.outer_fold,
+        max_false_alarms_per_hour: targets
+            .detection()
+            .then_some(config.max_false_alarms_per_hour),
     };
     let spec = if existing {
         let previous = RunSpec::read(&run)?;
@@ -115,6 +117,13 @@ pub fn run(config: &NestedCvConfig, device_choice: DeviceChoice) -> Result<Optio
         write_json(&run.spec(), &spec)?;
         spec
     };
+
+    if targets.detection() && !run.detection_inputs().is_file() {
+        write_json(
+            &run.detection_inputs(),
+            &detection_inputs(&dataset, &config.data, &config.load)?,
+        )?;
+    }
 
     let folds: Vec<usize> = match config.outer_fold {
         Some(k) => vec![k],
@@ -187,4 +196,38 @@ pub fn run(config: &NestedCvConfig, device_choice: DeviceChoice) -> Result<Optio
     let report = build_report(&spec, std::slice::from_ref(&run))?;
     write_report(&run, &report)?;
     Ok(Some(report))
+}
+
+/// Every clip's length, stream-window levels (what the energy gate measures, after the same
+/// decoding, resampling and `--bandwidth` as the model's input) and source dataset.
+fn detection_inputs(
+    dataset: &Dataset,
+    source: &DataSource,
+    load: &LoadOptions,
+) -> Result<DetectionInputs> {
+    let several = !source.also.is_empty();
+    let only = source
+        .root
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().to_string()))
+        .unwrap_or_else(|| source.root.display().to_string());
+    let bar = progress::bar("levels");
+    bar.set_length(dataset.clips.len() as u64);
+    let mut clips = Vec::with_capacity(dataset.clips.len());
+    for clip in &dataset.clips {
+        let audio = cry_core::load_clip(&clip.path, load)?;
+        clips.push(ClipFacts {
+            seconds: audio.samples.len() as f64 / f64::from(cry_core::contract::SAMPLE_RATE_HZ),
+            levels_dbfs: stream_window_levels(&audio.samples),
+            source: if several {
+                clip.rel.split('/').next().unwrap_or_default().to_string()
+            } else {
+                only.clone()
+            },
+        });
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    Ok(DetectionInputs { clips })
 }

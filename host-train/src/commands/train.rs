@@ -11,17 +11,21 @@ use cry_core::audio::LoadOptions;
 
 use crate::backend::DeviceChoice;
 use crate::cv::{InnerFold, held_out_kfold};
-use crate::data::DataSource;
+use crate::data::{DataSource, Targets};
 use crate::error::Result;
+use crate::eval::detection::{alert_figures, choose_threshold};
 use crate::fsx;
 use crate::model::checkpoint::{Checkpoint, HubertModelKind};
 use crate::report::{
-    DataSummary, TRAINING_FILE, TRAINING_SCHEMA, TrainingRecord, random_init_warning, write_json,
+    DataSummary, TRAINING_FILE, TRAINING_SCHEMA, TrainedDetection, TrainingRecord,
+    random_init_warning, write_json,
 };
 use crate::run::RunDir;
 use crate::run::dataset::load_dataset;
 use crate::run::tune::{FineTune, session, starting_model};
+use crate::train::session::UnitResult;
 use crate::{progress, seed};
+use cry_core::alerts::AlertPolicy;
 
 /// Everything `train` needs, validated.
 #[derive(Debug, Clone)]
@@ -30,6 +34,8 @@ pub struct TrainConfig {
     pub data: DataSource,
     /// How clips are decoded.
     pub load: LoadOptions,
+    /// The false-alarm budget the cry threshold is chosen for (per hour of non-cry audio).
+    pub max_false_alarms_per_hour: f64,
     /// Folds of the selection CV.
     pub folds: usize,
     /// Run seed.
@@ -58,6 +64,13 @@ pub fn run(config: &TrainConfig, device_choice: DeviceChoice) -> Result<Training
         None => None,
     };
     let dataset = load_dataset(&config.data, &config.load)?;
+    let targets = Targets::new(&dataset.labels)?;
+    if targets.detection() {
+        log::info!(
+            "not_cry clips present: training a cry head next to the reason head ({} reasons)",
+            targets.reasons().len()
+        );
+    }
     let work = &config.work;
     fsx::create_dir_all(work.root())?;
     write_json(&work.skipped(), &dataset.skipped)?;
@@ -79,13 +92,7 @@ pub fn run(config: &TrainConfig, device_choice: DeviceChoice) -> Result<Training
         })
         .collect();
 
-    let start = starting_model(
-        &config.tune,
-        work,
-        config.seed,
-        dataset.labels.names(),
-        &device,
-    )?;
+    let start = starting_model(&config.tune, work, config.seed, &targets, &device)?;
     let session = session(
         &start,
         &dataset,
@@ -107,6 +114,54 @@ pub fn run(config: &TrainConfig, device_choice: DeviceChoice) -> Result<Training
         &epochs,
     )?;
     let (hp, _) = selection.scores[selection.chosen];
+    let detection = if targets.detection() {
+        // Every clip was held out once in the selection CV: its windows' cry probabilities
+        // under the chosen configuration are the inner data the threshold is chosen on.
+        let mut clips = Vec::with_capacity(labels.len());
+        for i in 0..config.folds {
+            let file = units_dir.inner_unit(i, selection.chosen);
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("cannot read {}", file.display()))?;
+            let unit: UnitResult = serde_json::from_str(&text)
+                .with_context(|| format!("cannot parse {}", file.display()))?;
+            let held_out = unit
+                .detection_clips(
+                    |c| session.targets[c].is_cry(),
+                    |c| dataset.clips[c].seconds,
+                )
+                .with_context(|| format!("{} has no cry logits", file.display()))?;
+            clips.extend(held_out);
+        }
+        let base = AlertPolicy::default();
+        let policy = base.with_threshold(choose_threshold(
+            &clips,
+            base,
+            config.max_false_alarms_per_hour,
+        ));
+        let figures = alert_figures(&clips, policy);
+        log::info!(
+            "cry threshold {:.3} for at most {} false alarms per hour: on the held-out parts, \
+             {} false alarms in {:.2} h of non-cry audio, {}/{} cry clips alerted",
+            policy.threshold,
+            config.max_false_alarms_per_hour,
+            figures.false_alarms,
+            figures.non_cry_hours,
+            figures.cry_clips_alerted,
+            figures.cry_clips
+        );
+        Some(TrainedDetection {
+            policy,
+            max_false_alarms_per_hour: config.max_false_alarms_per_hour,
+            chosen_on: format!(
+                "the held-out parts of the {}-fold selection CV ({} clips), configuration {hp}",
+                config.folds,
+                clips.len()
+            ),
+            figures,
+        })
+    } else {
+        None
+    };
     log::info!("chose {hp}; fitting on all {} clips", labels.len());
     let (outcome, _) = session.fit(&all, &hp, &[seed::tag("final")], &epochs);
     units.finish_and_clear();
@@ -139,6 +194,7 @@ pub fn run(config: &TrainConfig, device_choice: DeviceChoice) -> Result<Training
         history: outcome.history,
         report_hash,
         report: config.report.as_ref().map(|p| p.display().to_string()),
+        detection,
     };
     save_atomically(&checkpoint, &record, &config.out)?;
     log::info!("wrote {}", config.out.display());

@@ -4,6 +4,7 @@ mod augmented;
 mod group;
 mod label_map;
 mod scan;
+mod targets;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ pub use group::{
 };
 pub use label_map::{LabelMap, LabelMapError, Mapped, donateacry_reason, same_reason};
 pub use scan::{Candidate, Scan, read_manifest, relative, scan_folders};
+pub use targets::{Target, TargetError, Targets};
 
 /// Why a dataset cannot be used at all. A single bad file is never one of these: it is
 /// [`Skipped`].
@@ -194,6 +196,9 @@ pub struct DataRules {
 pub struct DataSource {
     /// The data root.
     pub root: PathBuf,
+    /// More data roots combined with `root` (`--data` given several times; folder layout
+    /// only). With any, each clip's relative path starts with its root's folder name.
+    pub also: Vec<PathBuf>,
     /// A manifest replacing the folder scan.
     pub manifest: Option<PathBuf>,
     /// Renames, merges, drops and the classes kept.
@@ -205,6 +210,66 @@ pub struct DataSource {
 }
 
 impl DataSource {
+    /// Every root, the first first.
+    pub fn roots(&self) -> impl Iterator<Item = &PathBuf> {
+        std::iter::once(&self.root).chain(&self.also)
+    }
+
+    /// The roots as a reader would name them: `a`, or `a + b + c`.
+    pub fn describe(&self) -> String {
+        self.roots()
+            .map(|r| r.display().to_string())
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
+
+    /// The candidate files of every root. With several roots each relative path is prefixed
+    /// with its root's folder name (made unique with `-2`, `-3`, ... when two roots share one),
+    /// so paths never collide and a reader sees where each clip came from; duplicates across
+    /// roots are then found like duplicates within one.
+    fn scan(&self) -> Result<Scan, DatasetError> {
+        for root in self.roots() {
+            if !root.is_dir() {
+                return Err(DatasetError::NotADirectory(root.clone()));
+            }
+        }
+        if self.also.is_empty() {
+            return match &self.manifest {
+                Some(manifest) => read_manifest(manifest, &self.root),
+                None => scan_folders(&self.root),
+            };
+        }
+        let mut all = Scan::default();
+        let mut names: Vec<String> = Vec::new();
+        for root in self.roots() {
+            let base = root
+                .canonicalize()
+                .unwrap_or_else(|_| root.clone())
+                .file_name()
+                .map_or_else(|| "data".to_string(), |n| n.to_string_lossy().to_string());
+            let mut name = base.clone();
+            let mut k = 1;
+            while names.contains(&name) {
+                k += 1;
+                name = format!("{base}-{k}");
+            }
+            names.push(name.clone());
+            let Scan {
+                candidates,
+                skipped,
+            } = scan_folders(root)?;
+            all.candidates.extend(candidates.into_iter().map(|mut c| {
+                c.rel = format!("{name}/{}", c.rel);
+                c
+            }));
+            all.skipped.extend(skipped.into_iter().map(|mut s| {
+                s.path = format!("{name}/{}", s.path);
+                s
+            }));
+        }
+        Ok(all)
+    }
+
     /// The label and group rules of this source.
     pub fn rules(&self) -> Result<DataRules, GroupPatternError> {
         Ok(DataRules {
@@ -240,16 +305,10 @@ impl Dataset {
         mut on_file: impl FnMut(usize, usize),
     ) -> Result<Self, DatasetError> {
         let root = source.root.clone();
-        if !root.is_dir() {
-            return Err(DatasetError::NotADirectory(root));
-        }
         let Scan {
             mut candidates,
             mut skipped,
-        } = match &source.manifest {
-            Some(manifest) => read_manifest(manifest, &root)?,
-            None => scan_folders(&root)?,
-        };
+        } = source.scan()?;
         let reason_mismatches = reason_mismatches(&candidates);
         let seen: BTreeSet<String> = candidates.iter().map(|c| c.label.clone()).collect();
         let (unused_rules, unused_classes) = rules.labels.unused(&seen);

@@ -504,3 +504,72 @@ fn manifest_with_groups_and_bad_rows() {
     let err = Dataset::load(&source, &LoadOptions::default(), |_, _| {}).unwrap_err();
     assert!(err.to_string().contains("`path` and `label`"), "{err}");
 }
+
+#[test]
+fn several_roots_combine_with_their_names_and_share_duplicates_and_label_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let reasons = dir.path().join("reasons");
+    let noises = dir.path().join("household");
+    clip(
+        &reasons,
+        &format!("hungry/{UUID_A}-1430130772174-1.7-m-48-hu.wav"),
+        300.0,
+    );
+    clip(&reasons, "tired/t1.wav", 310.0);
+    clip(&noises, "902 - Noise/1-100038-A.wav", 900.0);
+    clip(&noises, "901 - Silence/silence.wav_3.wav", 950.0);
+    clip(&reasons, "tired/t2.wav", 320.0);
+    // The same recording in both corpora under contradicting labels: found across the roots,
+    // neither used.
+    std::fs::copy(
+        reasons.join("tired/t1.wav"),
+        noises.join("902 - Noise/t1.wav"),
+    )
+    .unwrap();
+    let mut labels = LabelMap::default();
+    labels.add_rule("902 - Noise=not_cry").unwrap();
+    labels.add_rule("901 - Silence=not_cry").unwrap();
+    let source = DataSource {
+        root: reasons.clone(),
+        also: vec![noises.clone()],
+        labels,
+        ..DataSource::default()
+    };
+    assert_eq!(
+        source.describe(),
+        format!("{} + {}", reasons.display(), noises.display())
+    );
+    let ds = Dataset::load(&source, &LoadOptions::default(), |_, _| {}).unwrap();
+    assert_eq!(ds.labels.names(), ["hungry", "not_cry", "tired"]);
+    let rels: Vec<&str> = ds.clips.iter().map(|c| c.rel.as_str()).collect();
+    assert!(
+        rels.iter()
+            .all(|r| r.starts_with("reasons/") || r.starts_with("household/"))
+    );
+    assert_eq!(rels.len(), 4, "{rels:?}");
+    assert_eq!(
+        ds.conflicts,
+        [LabelConflict {
+            paths: vec![
+                "household/902 - Noise/t1.wav".into(),
+                "reasons/tired/t1.wav".into()
+            ],
+            labels: vec!["not_cry".into(), "tired".into()],
+        }]
+    );
+    let esc = ds
+        .clips
+        .iter()
+        .find(|c| c.rel == "household/902 - Noise/1-100038-A.wav")
+        .unwrap();
+    // The built-in recognisers still see the file names.
+    assert_eq!(esc.group, "esc50-100038");
+    // A root that is not a folder is named.
+    let missing = DataSource {
+        root: reasons,
+        also: vec![dir.path().join("nope")],
+        ..DataSource::default()
+    };
+    let err = Dataset::load(&missing, &LoadOptions::default(), |_, _| {}).unwrap_err();
+    assert!(err.to_string().contains("nope"), "{err}");
+}

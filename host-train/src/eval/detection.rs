@@ -5,6 +5,9 @@
 //! its alert.
 
 use cry_core::alerts::{Alert, AlertPolicy, AlertState, WindowInput};
+use cry_core::contract::{HOP_SAMPLES, SAMPLE_RATE_HZ, WINDOW_SAMPLES};
+use cry_core::scoring::sigmoid;
+use cry_core::windows::{copy_window, rms_dbfs, window_starts};
 use serde::{Deserialize, Serialize};
 
 /// One held-out clip as the detector saw it.
@@ -21,6 +24,35 @@ pub struct DetectionClip {
 }
 
 impl DetectionClip {
+    /// A held-out clip from the cry logits of its scoring windows (which start at `starts`,
+    /// in samples): the windows a stream of the clip yields (one every hop from its start; a
+    /// clip shorter than a window is its one zero-padded window), each ending at its start plus
+    /// a window.
+    ///
+    /// # Panics
+    /// If `starts` and `cry_logits` differ in length.
+    pub fn from_scoring_windows(
+        is_cry: bool,
+        seconds: f64,
+        starts: &[usize],
+        cry_logits: &[f32],
+    ) -> Self {
+        assert_eq!(starts.len(), cry_logits.len(), "one logit per window");
+        let rate = f64::from(SAMPLE_RATE_HZ);
+        let (window_probs, window_ends) = starts
+            .iter()
+            .zip(cry_logits)
+            .filter(|(start, _)| *start % HOP_SAMPLES == 0)
+            .map(|(&start, &z)| (sigmoid(z), (start + WINDOW_SAMPLES) as f64 / rate))
+            .unzip();
+        Self {
+            is_cry,
+            seconds,
+            window_probs,
+            window_ends,
+        }
+    }
+
     /// The clip's score for ranking: the mean of its window probabilities (0 without windows).
     pub fn score(&self) -> f32 {
         if self.window_probs.is_empty() {
@@ -62,6 +94,144 @@ impl DetectionClip {
             Alert::Calm { .. } => None,
         })
     }
+}
+
+/// The RMS level (dBFS) of each window a stream of model-rate `samples` yields (the windows
+/// [`DetectionClip::from_scoring_windows`] keeps): what the edge's energy gate measures.
+pub fn stream_window_levels(samples: &[f32]) -> Vec<f64> {
+    let mut window = vec![0.0; WINDOW_SAMPLES];
+    window_starts(samples.len(), WINDOW_SAMPLES, HOP_SAMPLES)
+        .into_iter()
+        .filter(|s| s % HOP_SAMPLES == 0)
+        .map(|s| {
+            copy_window(samples, s, &mut window);
+            rms_dbfs(&window)
+        })
+        .collect()
+}
+
+/// A level as a score in [0, 1] (−200 dBFS → 0, 0 dBFS → 1, linear), so the energy gate is
+/// ranked, thresholded and replayed like a probability.
+pub fn level_score(dbfs: f64) -> f32 {
+    ((dbfs + 200.0) / 200.0).clamp(0.0, 1.0) as f32
+}
+
+/// The level (dBFS) of a [`level_score`].
+pub fn score_level(score: f32) -> f64 {
+    f64::from(score) * 200.0 - 200.0
+}
+
+impl DetectionClip {
+    /// The energy gate's view of a clip: its stream windows' levels as scores.
+    pub fn from_levels(is_cry: bool, seconds: f64, levels: &[f64]) -> Self {
+        let rate = f64::from(SAMPLE_RATE_HZ);
+        Self {
+            is_cry,
+            seconds,
+            window_probs: levels.iter().map(|&l| level_score(l)).collect(),
+            window_ends: (0..levels.len())
+                .map(|i| (i * HOP_SAMPLES + WINDOW_SAMPLES) as f64 / rate)
+                .collect(),
+        }
+    }
+
+    /// The same clip with every window scored `p` (a detector that ignores the audio).
+    pub fn constant(&self, p: f32) -> Self {
+        Self {
+            window_probs: vec![p; self.window_probs.len()],
+            ..self.clone()
+        }
+    }
+}
+
+/// Clip-level figures of "cry" at a threshold on the clip score: cries are the positive class.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClipFigures {
+    /// Of the clips called cries, the share that are.
+    pub precision: f64,
+    /// Of the cries, the share called cries.
+    pub recall: f64,
+    /// Their harmonic mean.
+    pub f1: f64,
+    /// Mean of the recalls of cries and non-cries.
+    pub balanced_accuracy: f64,
+}
+
+/// [`ClipFigures`] of `clips` called cries when their score reaches `threshold`.
+pub fn clip_figures(clips: &[DetectionClip], threshold: f32) -> ClipFigures {
+    let truth: Vec<usize> = clips.iter().map(|c| usize::from(c.is_cry)).collect();
+    let predicted: Vec<usize> = clips
+        .iter()
+        .map(|c| usize::from(c.score() >= threshold))
+        .collect();
+    let m = super::Metrics::compute(&truth, &predicted, 2);
+    ClipFigures {
+        precision: m.per_class[1].precision,
+        recall: m.per_class[1].recall,
+        f1: m.per_class[1].f1,
+        balanced_accuracy: m.balanced_accuracy,
+    }
+}
+
+/// One detector on one outer fold's test part.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DetectorFold {
+    /// Outer fold index.
+    pub fold: usize,
+    /// The threshold used, chosen without the test part.
+    pub threshold: f32,
+    /// ROC AUC of the clip scores (`None` with one class in the test part).
+    pub roc_auc: Option<f64>,
+    /// Average precision of the clip scores.
+    pub average_precision: Option<f64>,
+    /// Clip-level figures at the threshold.
+    pub clips: ClipFigures,
+    /// What a parent would have seen: the test clips replayed through the alert logic.
+    pub alerts: AlertFigures,
+}
+
+impl DetectorFold {
+    /// Scores `test` with `threshold` under `policy`.
+    pub fn score(fold: usize, test: &[DetectionClip], policy: AlertPolicy, threshold: f32) -> Self {
+        let scores: Vec<f32> = test.iter().map(DetectionClip::score).collect();
+        let truth: Vec<bool> = test.iter().map(|c| c.is_cry).collect();
+        Self {
+            fold,
+            threshold,
+            roc_auc: roc_auc(&scores, &truth),
+            average_precision: average_precision(&scores, &truth),
+            clips: clip_figures(test, threshold),
+            alerts: alert_figures(test, policy.with_threshold(threshold)),
+        }
+    }
+}
+
+/// Points `(false positive rate, true positive rate)` of the ROC curve of `scores`, from
+/// (0, 0) to (1, 1), one per distinct score.
+pub fn roc_points(scores: &[f32], positive: &[bool]) -> Vec<(f64, f64)> {
+    let n_pos = positive.iter().filter(|&&p| p).count().max(1) as f64;
+    let n_neg = positive.iter().filter(|&&p| !p).count().max(1) as f64;
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+    let mut points = vec![(0.0, 0.0)];
+    let (mut tp, mut fp) = (0usize, 0usize);
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && scores[order[j + 1]] == scores[order[i]] {
+            j += 1;
+        }
+        for &k in &order[i..=j] {
+            if positive[k] {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+        }
+        points.push((fp as f64 / n_neg, tp as f64 / n_pos));
+        i = j + 1;
+    }
+    points
 }
 
 /// Area under the ROC curve of `scores` against `positive` (ties count half), or `None` when
@@ -286,5 +456,54 @@ mod tests {
         assert!(one > 0.55 && one <= 0.6, "{one}");
         let many = choose_threshold(&clips, policy, 10.0);
         assert!(many <= 0.3 + 1e-6, "{many}");
+    }
+
+    #[test]
+    fn a_clip_replays_the_windows_a_stream_would_see() {
+        // A 4.5 s clip: scoring windows at 0, 1 and 1.5 s (the tail); a stream sees 0 and 1 s.
+        let starts = cry_core::windows::window_starts(72_000, WINDOW_SAMPLES, HOP_SAMPLES);
+        assert_eq!(starts, [0, 16_000, 24_000]);
+        let clip = DetectionClip::from_scoring_windows(true, 4.5, &starts, &[0.0, 2.0, 9.0]);
+        assert_eq!(clip.window_ends, [3.0, 4.0]);
+        assert_eq!(clip.window_probs[0], 0.5);
+        assert!((clip.window_probs[1] - sigmoid(2.0)).abs() < 1e-7);
+        // A clip shorter than a window is its one padded window.
+        let short = DetectionClip::from_scoring_windows(false, 2.0, &[0], &[-1.0]);
+        assert_eq!(short.window_ends, [3.0]);
+    }
+
+    #[test]
+    fn levels_thresholds_and_constant_detectors_behave() {
+        // 5 s: silence then a loud second; stream windows end at 3, 4 and 5 s.
+        let mut samples = vec![0.0f32; 4 * 16_000];
+        samples.extend(vec![0.5f32; 16_000]);
+        let levels = stream_window_levels(&samples);
+        assert_eq!(levels.len(), 3);
+        assert_eq!(levels[0], -200.0);
+        assert!(levels[2] > -20.0, "{levels:?}");
+        assert!((score_level(level_score(-37.5)) + 37.5).abs() < 1e-3);
+        let gate = DetectionClip::from_levels(true, 5.0, &levels);
+        assert_eq!(gate.window_ends, [3.0, 4.0, 5.0]);
+        assert_eq!(gate.constant(1.0).window_probs, [1.0; 3]);
+
+        let clips = [
+            clip(true, &[0.9, 0.9]),
+            clip(true, &[0.2, 0.3]),
+            clip(false, &[0.1, 0.1]),
+            clip(false, &[0.8, 0.7]),
+        ];
+        let f = clip_figures(&clips, 0.5);
+        assert_eq!((f.precision, f.recall, f.f1), (0.5, 0.5, 0.5));
+        assert_eq!(f.balanced_accuracy, 0.5);
+        let scored = DetectorFold::score(2, &clips, no_hysteresis(), 0.5);
+        assert_eq!(scored.roc_auc, Some(0.75));
+        assert_eq!(scored.alerts.false_alarms, 1);
+        let roc = roc_points(
+            &clips.iter().map(DetectionClip::score).collect::<Vec<_>>(),
+            &clips.iter().map(|c| c.is_cry).collect::<Vec<_>>(),
+        );
+        assert_eq!(roc.first(), Some(&(0.0, 0.0)));
+        assert_eq!(roc.last(), Some(&(1.0, 1.0)));
+        assert_eq!(roc[1], (0.0, 0.5));
     }
 }

@@ -121,7 +121,7 @@ impl GraphBuilder {
     pub fn finish(
         self,
         input: (&str, &[usize]),
-        output: (&str, &[usize]),
+        outputs: &[(&str, &[usize])],
         metadata: Vec<(String, String)>,
     ) -> ModelProto {
         ModelProto {
@@ -137,7 +137,10 @@ impl GraphBuilder {
                 node: self.nodes,
                 initializer: self.initializers,
                 input: vec![value_info(input.0, input.1)],
-                output: vec![value_info(output.0, output.1)],
+                output: outputs
+                    .iter()
+                    .map(|(name, shape)| value_info(name, shape))
+                    .collect(),
                 ..GraphProto::default()
             }),
             metadata_props: metadata

@@ -1,7 +1,8 @@
 //! The HuBERT classifier as an ONNX graph, node for node what the burn model computes.
 //!
 //! `audio [1, N]` → (normalisation) → conv stack → feature projection → positional conv →
-//! encoder layers → projector → mean over frames → classifier → `logits [1, C]`. GroupNorm with
+//! encoder layers → projector → mean over frames → classifier → `logits [1, C]` (and, with a cry
+//! head, cry classifier → `cry_logit [1, 1]` from the same pooled projection). GroupNorm with
 //! one group per channel is `InstanceNormalization`; GELU is `0.5·x·(1 + erf(x/√2))`; the
 //! weight-normalised positional conv is exported with its effective weight and explicit
 //! asymmetric padding.
@@ -192,14 +193,15 @@ impl<'a> HubertEmitter<'a> {
         self.linear(&context, &a.out_proj, &format!("{hint}_o"))
     }
 
-    /// Emits the whole classifier for a `[1, window]` input and returns the logits' name.
+    /// Emits the whole classifier for a `[1, window]` input and returns the names of the
+    /// reason logits `[1, classes]` and, with a cry head, the cry logit `[1, 1]`.
     pub fn classifier(
         &mut self,
         model: &HubertForSequenceClassification,
         input: &str,
         window: usize,
         normalize: bool,
-    ) -> String {
+    ) -> (String, Option<String>) {
         let mut x = input.to_string();
         if normalize {
             let mean = self.g.node(
@@ -331,6 +333,10 @@ impl<'a> HubertEmitter<'a> {
             &[&projected],
             vec![("axes", Attr::Ints(vec![1])), ("keepdims", Attr::Int(0))],
         );
-        self.linear(&pooled, &model.classifier, "classifier")
+        let cry = model
+            .cry_classifier
+            .as_ref()
+            .map(|head| self.linear(&pooled, head, "cry_classifier"));
+        (self.linear(&pooled, &model.classifier, "classifier"), cry)
     }
 }

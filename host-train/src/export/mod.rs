@@ -7,7 +7,7 @@ pub mod quant;
 pub mod verify;
 
 use burn::prelude::*;
-use cry_core::metadata::{INPUT_NAME, ModelMetadata, OUTPUT_NAME};
+use cry_core::metadata::{CRY_OUTPUT_NAME, INPUT_NAME, ModelMetadata, OUTPUT_NAME};
 use prost::Message;
 
 use crate::model::checkpoint::{Checkpoint, HubertModelKind};
@@ -28,8 +28,24 @@ pub fn to_onnx(
             checkpoint.weights_path.display()
         );
     };
+    if model.cry_classifier.is_some() != metadata.alert.is_some() {
+        anyhow::bail!(
+            "{}: a model {} a cry head needs metadata {} an alert policy",
+            checkpoint.weights_path.display(),
+            if model.cry_classifier.is_some() {
+                "with"
+            } else {
+                "without"
+            },
+            if model.cry_classifier.is_some() {
+                "with"
+            } else {
+                "without"
+            },
+        );
+    }
     let mut emitter = HubertEmitter::new(&checkpoint.config, precision);
-    let logits = emitter.classifier(
+    let (logits, cry_logit) = emitter.classifier(
         model,
         INPUT_NAME,
         window,
@@ -42,22 +58,42 @@ pub fn to_onnx(
         OUTPUT_NAME,
     );
     let classes = checkpoint.config.num_labels();
-    let proto = emitter.g.finish(
-        (INPUT_NAME, &[1, window]),
-        (OUTPUT_NAME, &[1, classes]),
-        metadata.to_pairs(),
-    );
+    let logits_shape = [1, classes];
+    let cry_shape = [1usize, 1];
+    let mut outputs: Vec<(&str, &[usize])> = vec![(OUTPUT_NAME, &logits_shape[..])];
+    if let Some(cry_logit) = cry_logit {
+        emitter.g.node_named(
+            "Identity",
+            &[&cry_logit],
+            Vec::<(&str, Attr)>::new(),
+            CRY_OUTPUT_NAME,
+        );
+        outputs.push((CRY_OUTPUT_NAME, &cry_shape[..]));
+    }
+    let proto = emitter
+        .g
+        .finish((INPUT_NAME, &[1, window]), &outputs, metadata.to_pairs());
     Ok(proto.encode_to_vec())
 }
 
-/// burn's logits of one window (normalised as the checkpoint says).
-pub fn burn_logits(checkpoint: &Checkpoint, samples: &[f32], device: &Device) -> Vec<f32> {
-    let (_, logits) = checkpoint.forward(checkpoint.input(samples, device));
-    logits
-        .expect("a classifier")
-        .into_data()
-        .try_into_vec::<f32>()
-        .expect("f32 logits")
+/// burn's reason logits of one window (normalised as the checkpoint says) and, with a cry
+/// head, its cry logit.
+pub fn burn_logits(
+    checkpoint: &Checkpoint,
+    samples: &[f32],
+    device: &Device,
+) -> (Vec<f32>, Option<f32>) {
+    let HubertModelKind::Classifier(model) = &checkpoint.model else {
+        panic!("burn_logits needs a classifier");
+    };
+    let out = model.forward(
+        &checkpoint.config,
+        checkpoint.input(samples, device),
+        None,
+        false,
+    );
+    let vec = |t: Tensor<2>| t.into_data().try_into_vec::<f32>().expect("f32 logits");
+    (vec(out.logits), out.cry_logit.map(|c| vec(c)[0]))
 }
 
 #[cfg(test)]
@@ -82,8 +118,8 @@ mod tests {
             let audio: Vec<f32> = (0..window)
                 .map(|i| 0.3 * ((i as f32) * 0.05).sin() + 0.01 * ((i * 7919) % 13) as f32)
                 .collect();
-            let want = burn_logits(&ck, &audio, &device);
-            let got = tract.logits(&audio).unwrap();
+            let (want, _) = burn_logits(&ck, &audio, &device);
+            let (got, _) = tract.logits(&audio).unwrap();
             let diff = want
                 .iter()
                 .zip(&got)
@@ -106,11 +142,75 @@ mod tests {
         let audio: Vec<f32> = (0..window)
             .map(|i| 0.3 * ((i as f32) * 0.05).sin())
             .collect();
-        let want = burn_logits(&ck, &audio, &device);
-        let got = tract.logits(&audio).unwrap();
+        let (want, _) = burn_logits(&ck, &audio, &device);
+        let (got, _) = tract.logits(&audio).unwrap();
         let dot: f32 = want.iter().zip(&got).map(|(a, b)| a * b).sum();
         let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
         let cosine = dot / (norm(&want) * norm(&got));
         assert!(cosine > 0.9, "{want:?} vs {got:?}");
+    }
+
+    fn two_head(seed: u64) -> Checkpoint {
+        let (mut config, pre) = presets::tiny();
+        config.set_cry_head(true);
+        let labels = ["a".to_string(), "b".to_string()];
+        Checkpoint::random(config, pre, Some(&labels), seed, &Device::flex()).unwrap()
+    }
+
+    fn two_head_meta(ck: &Checkpoint) -> ModelMetadata {
+        let mut meta = ModelMetadata::new(ck.config.labels(), false, "h".into());
+        meta.alert = Some(cry_core::alerts::AlertPolicy::default());
+        meta.window_samples = 16_000;
+        meta
+    }
+
+    /// Both outputs of a two-head export equal burn's within the fp32 bar, and the int8
+    /// export's check covers the cry decision.
+    #[test]
+    fn a_two_head_export_has_both_outputs_and_matches_burn() {
+        let device = Device::flex();
+        let ck = two_head(11);
+        let meta = two_head_meta(&ck);
+        let window = 16_000;
+        let bytes = to_onnx(&ck, window, Precision::Fp32, &meta).unwrap();
+        let tract = verify::TractModel::load(&bytes, window).unwrap();
+        for k in 0..3 {
+            let audio: Vec<f32> = (0..window)
+                .map(|i| 0.3 * ((i as f32) * (0.02 + 0.03 * k as f32)).sin())
+                .collect();
+            let (want, want_cry) = burn_logits(&ck, &audio, &device);
+            let (got, got_cry) = tract.logits(&audio).unwrap();
+            let (want_cry, got_cry) = (want_cry.unwrap(), got_cry.unwrap());
+            assert!((want_cry - got_cry).abs() < 1e-3, "{want_cry} vs {got_cry}");
+            for (a, b) in want.iter().zip(&got) {
+                assert!((a - b).abs() < 1e-3, "{want:?} vs {got:?}");
+            }
+        }
+        let verification = verify::compare(&ck, &bytes, None, &device).unwrap();
+        assert!(verification.passed);
+        assert_eq!(verification.cry_agreement, Some(1.0));
+
+        let int8 = to_onnx(&ck, window, Precision::Int8, &{
+            let mut m = meta.clone();
+            m.quantization = "int8-dynamic".into();
+            m
+        })
+        .unwrap();
+        let verification = verify::compare(&ck, &int8, None, &device).unwrap();
+        assert!(verification.cry_agreement.is_some());
+
+        // Metadata and model must agree on the cry head.
+        let plain = ModelMetadata::new(ck.config.labels(), false, "h".into());
+        assert!(to_onnx(&ck, window, Precision::Fp32, &plain).is_err());
+        // The checkpoint without its cry head does not pass for the two-head file.
+        let mut one_head = ck;
+        if let HubertModelKind::Classifier(m) = &mut one_head.model {
+            m.cry_classifier = None;
+        }
+        one_head.config.set_cry_head(false);
+        assert!(matches!(
+            verify::compare(&one_head, &bytes, None, &device),
+            Err(verify::VerifyError::CryHead { onnx: true })
+        ));
     }
 }

@@ -68,6 +68,12 @@ pub enum VerifyError {
         /// From burn.
         burn: usize,
     },
+    /// One side has a cry head and the other not.
+    #[error("the ONNX {} a `cry_logit` output but the checkpoint {} a cry head", if *onnx { "has" } else { "lacks" }, if *onnx { "lacks" } else { "has" })]
+    CryHead {
+        /// Whether the ONNX has the output.
+        onnx: bool,
+    },
     /// A folder of verification clips cannot be read.
     #[error("cannot read {}", dir.display())]
     ReadDir {
@@ -79,10 +85,11 @@ pub enum VerifyError {
     /// The export misses the bar for its precision (nothing was written).
     #[error(
         "verification failed ({}): max |Δ logit| {:.2e} (fp32 bar {FP32_TOLERANCE:e}), top-1 \
-         agreement {:.1} % (int8 bar {:.0} %); nothing written",
+         agreement {:.1} %{} (int8 bar {:.0} %); nothing written",
         verification.quantization,
         verification.max_abs_diff,
         100.0 * verification.top1_agreement,
+        verification.cry_agreement.map_or(String::new(), |a| format!(", cry decision agreement {:.1} %", 100.0 * a)),
         100.0 * INT8_MIN_AGREEMENT
     )]
     Failed {
@@ -125,8 +132,9 @@ impl TractModel {
         })
     }
 
-    /// Logits of one window of `window` samples.
-    pub fn logits(&self, samples: &[f32]) -> Result<Vec<f32>, VerifyError> {
+    /// Reason logits of one window of `window` samples and, for a two-head model, its cry
+    /// logit.
+    pub fn logits(&self, samples: &[f32]) -> Result<(Vec<f32>, Option<f32>), VerifyError> {
         if samples.len() != self.window {
             return Err(VerifyError::WindowLength {
                 expected: self.window,
@@ -142,7 +150,20 @@ impl TractModel {
             .run(tvec!(Tensor::from(input).into()))
             .map_err(run_error)?;
         let view = out[0].to_plain_array_view::<f32>().map_err(run_error)?;
-        Ok(view.iter().copied().collect())
+        let cry = match out.get(1) {
+            Some(t) => Some(
+                t.to_plain_array_view::<f32>()
+                    .map_err(run_error)?
+                    .iter()
+                    .copied()
+                    .next()
+                    .ok_or_else(|| VerifyError::Run {
+                        reason: "empty cry_logit".into(),
+                    })?,
+            ),
+            None => None,
+        };
+        Ok((view.iter().copied().collect(), cry))
     }
 }
 
@@ -155,10 +176,13 @@ pub struct Verification {
     pub windows: usize,
     /// Where they came from.
     pub source: String,
-    /// Largest absolute logit difference.
+    /// Largest absolute logit difference (reason logits and cry logit).
     pub max_abs_diff: f32,
     /// Share of windows with the same top class.
     pub top1_agreement: f64,
+    /// Two-head models: share of windows on the same side of the stored cry threshold.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cry_agreement: Option<f64>,
     /// Mean cosine similarity of the logit vectors.
     pub mean_cosine: f64,
     /// Whether it meets the bar for its precision.
@@ -264,10 +288,25 @@ pub fn compare(
         });
     }
     let model = TractModel::load(bytes, meta.window_samples)?;
+    let threshold = meta.alert.map_or(0.5, |p| p.threshold);
     let (mut max_abs_diff, mut agree, mut cosine) = (0.0f32, 0usize, 0.0f64);
+    let mut cry_agree = None;
     for w in &windows {
-        let want = burn_logits(checkpoint, w, device);
-        let got = model.logits(w)?;
+        let (want, want_cry) = burn_logits(checkpoint, w, device);
+        let (got, got_cry) = model.logits(w)?;
+        match (want_cry, got_cry) {
+            (Some(a), Some(b)) => {
+                max_abs_diff = max_abs_diff.max((a - b).abs());
+                let side = |z: f32| cry_core::scoring::sigmoid(z) >= threshold;
+                *cry_agree.get_or_insert(0usize) += usize::from(side(a) == side(b));
+            }
+            (None, None) => {}
+            (_, got) => {
+                return Err(VerifyError::CryHead {
+                    onnx: got.is_some(),
+                });
+            }
+        }
         if got.len() != want.len() {
             return Err(VerifyError::LogitCount {
                 onnx: got.len(),
@@ -284,10 +323,12 @@ pub fn compare(
     }
     let n = windows.len();
     let top1_agreement = agree as f64 / n as f64;
+    let cry_agreement = cry_agree.map(|a| a as f64 / n as f64);
     let passed = if meta.quantization == "fp32" {
         max_abs_diff <= FP32_TOLERANCE
     } else {
         top1_agreement >= INT8_MIN_AGREEMENT
+            && cry_agreement.is_none_or(|a| a >= INT8_MIN_AGREEMENT)
     };
     Ok(Verification {
         quantization: meta.quantization,
@@ -295,6 +336,7 @@ pub fn compare(
         source,
         max_abs_diff,
         top1_agreement,
+        cry_agreement,
         mean_cosine: cosine / n as f64,
         passed,
         bytes: bytes.len() as u64,

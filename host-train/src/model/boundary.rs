@@ -7,7 +7,7 @@
 use burn::module::Module;
 use burn::prelude::*;
 
-use super::classifier::HubertForSequenceClassification;
+use super::classifier::{Heads, HubertForSequenceClassification};
 use super::config::HubertConfig;
 
 /// A cut through the model.
@@ -82,15 +82,15 @@ pub fn frozen_features(
         .collect()
 }
 
-/// Logits from what [`frozen_features`] computed at `boundary`.
+/// Both heads' logits from what [`frozen_features`] computed at `boundary`.
 ///
 /// # Shapes
-/// `input`: `[batch, frames, dim]` → `[batch, classes]`.
+/// `input`: `[batch, frames, dim]` → `[batch, classes]` (and `[batch, 1]` for the cry head).
 pub fn forward_from(
     model: &HubertForSequenceClassification,
     boundary: Boundary,
     input: Tensor<3>,
-) -> Tensor<2> {
+) -> Heads {
     match boundary {
         Boundary::Conv => {
             let x = model.hubert.feature_projection.forward(input);
@@ -98,7 +98,7 @@ pub fn forward_from(
                 .hubert
                 .encoder
                 .forward(x, None, model.layer_weights.is_some());
-            model.head(
+            model.heads(
                 model.weighted_states(&out.last_hidden_state, &out.hidden_states),
                 None,
             )
@@ -109,9 +109,9 @@ pub fn forward_from(
                 "a layer boundary cannot feed a weighted layer sum"
             );
             let out = model.hubert.encoder.run_layers(input, None, i, false);
-            model.head(out.last_hidden_state, None)
+            model.heads(out.last_hidden_state, None)
         }
-        Boundary::Pooled => model.head(input, None),
+        Boundary::Pooled => model.heads(input, None),
     }
 }
 
@@ -123,6 +123,7 @@ pub fn train_above(
     let mut model = model.freeze();
     model.projector = model.projector.unfreeze();
     model.classifier = model.classifier.unfreeze();
+    model.cry_classifier = model.cry_classifier.map(|head| head.unfreeze());
     model.layer_weights = model.layer_weights.map(|w| w.set_require_grad(true));
     match boundary {
         Boundary::Conv => {
@@ -188,7 +189,7 @@ mod tests {
             let features = frozen_features(&model, audio, &wanted);
             for (boundary, data) in wanted.iter().zip(features) {
                 let input = Tensor::<3>::from_data(data, &device);
-                let logits = forward_from(&model, *boundary, input).into_data();
+                let logits = forward_from(&model, *boundary, input).logits.into_data();
                 logits.assert_approx_eq::<f32>(&full, burn::tensor::Tolerance::absolute(1e-5));
             }
         }
@@ -209,7 +210,7 @@ mod tests {
             burn::tensor::Distribution::Normal(0.0, 1.0),
             &device,
         );
-        let loss = forward_from(&model, Boundary::Layer(1), input).sum();
+        let loss = forward_from(&model, Boundary::Layer(1), input).logits.sum();
         let grads = loss.backward();
         let layers = &model.hubert.encoder.layers;
         assert!(

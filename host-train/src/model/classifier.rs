@@ -1,4 +1,5 @@
-//! `HubertForSequenceClassification`: backbone, projector, masked mean pooling, classifier.
+//! `HubertForSequenceClassification`: backbone, projector, masked mean pooling, classifier, and
+//! (optionally) a binary cry head on the same pooled projection.
 
 use burn::module::Param;
 use burn::nn::Linear;
@@ -8,8 +9,9 @@ use burn::tensor::activation::softmax;
 use super::config::HubertConfig;
 use super::hubert::Hubert;
 
-/// The classification model. Checkpoint keys: `hubert.*`, `projector.*`, `classifier.*` and,
-/// with `use_weighted_layer_sum`, `layer_weights`.
+/// The classification model. Checkpoint keys: `hubert.*`, `projector.*`, `classifier.*`, with
+/// `use_weighted_layer_sum` `layer_weights`, and with a cry head (`"cry_head": true` in the
+/// config) `cry_classifier.*`.
 #[derive(Module, Debug)]
 pub struct HubertForSequenceClassification {
     /// The backbone.
@@ -18,9 +20,21 @@ pub struct HubertForSequenceClassification {
     pub projector: Linear,
     /// `classifier_proj_size` → classes.
     pub classifier: Linear,
+    /// `classifier_proj_size` → 1: the logit of "this holds a cry", when the config has a cry
+    /// head.
+    pub cry_classifier: Option<Linear>,
     /// `[num_hidden_layers + 1]` softmax weights over hidden states, when
     /// `use_weighted_layer_sum`.
     pub layer_weights: Option<Param<Tensor<1>>>,
+}
+
+/// What the heads compute from one pooled projection.
+#[derive(Debug, Clone)]
+pub struct Heads {
+    /// Reason logits, `[batch, classes]`.
+    pub logits: Tensor<2>,
+    /// Cry logit, `[batch, 1]`, when the model has a cry head.
+    pub cry_logit: Option<Tensor<2>>,
 }
 
 /// What [`HubertForSequenceClassification::forward`] returns.
@@ -28,6 +42,8 @@ pub struct HubertForSequenceClassification {
 pub struct ClassifierOutput {
     /// `[batch, classes]`.
     pub logits: Tensor<2>,
+    /// `[batch, 1]`, when the model has a cry head.
+    pub cry_logit: Option<Tensor<2>>,
     /// The backbone's last hidden state, `[batch, frames, hidden]`.
     pub last_hidden_state: Tensor<3>,
     /// Every hidden state, when requested or needed for the weighted sum.
@@ -52,6 +68,9 @@ impl HubertForSequenceClassification {
                 config,
                 device,
             ),
+            cry_classifier: config
+                .has_cry_head()
+                .then(|| super::init::linear(config.classifier_proj_size, 1, config, device)),
             layer_weights: config
                 .use_weighted_layer_sum
                 .then(|| Param::from_tensor(Tensor::full([layers], 1.0 / layers as f64, device))),
@@ -75,12 +94,13 @@ impl HubertForSequenceClassification {
             lengths,
             keep_hidden_states || self.layer_weights.is_some(),
         );
-        let logits = self.head(
+        let Heads { logits, cry_logit } = self.heads(
             self.weighted_states(&out.last_hidden_state, &out.hidden_states),
             out.frame_mask.as_ref(),
         );
         ClassifierOutput {
             logits,
+            cry_logit,
             last_hidden_state: out.last_hidden_state,
             hidden_states: out.hidden_states,
         }
@@ -102,14 +122,14 @@ impl HubertForSequenceClassification {
         }
     }
 
-    /// Projector → mean over real frames → classifier. The projector is affine, so a head given
+    /// Projector → mean over real frames. The projector is affine, so pooling given
     /// `[batch, 1, hidden]` frame averages computes exactly what it computes on the frames.
     ///
     /// # Shapes
-    /// `states`: `[batch, frames, hidden]`, `frame_mask`: `[batch, frames]` → `[batch, classes]`.
-    pub fn head(&self, states: Tensor<3>, frame_mask: Option<&Tensor<2>>) -> Tensor<2> {
+    /// `states`: `[batch, frames, hidden]`, `frame_mask`: `[batch, frames]` → `[batch, proj]`.
+    pub fn pool(&self, states: Tensor<3>, frame_mask: Option<&Tensor<2>>) -> Tensor<2> {
         let projected = self.projector.forward(states); // [b, t, proj]
-        let pooled = match frame_mask {
+        match frame_mask {
             Some(mask) => {
                 let counts = mask.clone().sum_dim(1); // [b, 1]
                 (projected * mask.clone().unsqueeze_dim::<3>(2))
@@ -118,7 +138,29 @@ impl HubertForSequenceClassification {
                     / counts
             }
             None => projected.mean_dim(1).squeeze_dim::<2>(1),
-        };
-        self.classifier.forward(pooled)
+        }
+    }
+
+    /// Projector → mean over real frames → classifier (the reason logits only).
+    ///
+    /// # Shapes
+    /// `states`: `[batch, frames, hidden]`, `frame_mask`: `[batch, frames]` → `[batch, classes]`.
+    pub fn head(&self, states: Tensor<3>, frame_mask: Option<&Tensor<2>>) -> Tensor<2> {
+        self.classifier.forward(self.pool(states, frame_mask))
+    }
+
+    /// Both heads on one pooled projection.
+    ///
+    /// # Shapes
+    /// `states`: `[batch, frames, hidden]` → logits `[batch, classes]`, cry logit `[batch, 1]`.
+    pub fn heads(&self, states: Tensor<3>, frame_mask: Option<&Tensor<2>>) -> Heads {
+        let pooled = self.pool(states, frame_mask);
+        Heads {
+            cry_logit: self
+                .cry_classifier
+                .as_ref()
+                .map(|head| head.forward(pooled.clone())),
+            logits: self.classifier.forward(pooled),
+        }
     }
 }

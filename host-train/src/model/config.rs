@@ -50,6 +50,12 @@ defaults! {
     d_feature_size: usize = 1;
 }
 
+/// `config.json` key of the cry head: `"cry_head": true` when the classifier has a binary cry
+/// head (`cry_classifier.weight` `[1, classifier_proj_size]`, `cry_classifier.bias` `[1]`) on
+/// the same pooled projection as its reason head. transformers keeps the key and leaves the
+/// head's tensors unused; this project loads and saves them.
+pub const CRY_HEAD_KEY: &str = "cry_head";
+
 /// transformers' `HubertConfig`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HubertConfig {
@@ -288,9 +294,32 @@ impl HubertConfig {
         if classifier {
             total = total
                 .saturating_add(mul(h, self.classifier_proj_size))
-                .saturating_add(mul(self.classifier_proj_size, self.num_labels()));
+                .saturating_add(mul(self.classifier_proj_size, self.num_labels()))
+                .saturating_add(if self.has_cry_head() {
+                    self.classifier_proj_size as u128
+                } else {
+                    0
+                });
         }
         total
+    }
+
+    /// Whether the classifier has a binary cry head next to its reason head
+    /// ([`CRY_HEAD_KEY`]).
+    pub fn has_cry_head(&self) -> bool {
+        self.extra
+            .get(CRY_HEAD_KEY)
+            .and_then(Value::as_bool)
+            .unwrap_or(false)
+    }
+
+    /// Adds or removes the cry head in the config.
+    pub fn set_cry_head(&mut self, on: bool) {
+        if on {
+            self.extra.insert(CRY_HEAD_KEY.into(), Value::Bool(true));
+        } else {
+            self.extra.remove(CRY_HEAD_KEY);
+        }
     }
 
     /// Number of classes: `id2label`'s size, else `num_labels`, else 2 (transformers' default).

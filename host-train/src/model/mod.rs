@@ -20,6 +20,6 @@ pub mod positional;
 pub mod preprocess;
 pub mod presets;
 
-pub use classifier::{ClassifierOutput, HubertForSequenceClassification};
+pub use classifier::{ClassifierOutput, Heads, HubertForSequenceClassification};
 pub use config::{ConfigError, HubertConfig, PreprocessorConfig};
 pub use hubert::{Hubert, HubertOutput};

@@ -1,8 +1,9 @@
 //! What runs write: the reports (`baselines`, `nested`), the data and split summaries they share
 //! (`summary`), their markdown pieces (`markdown`), the split audit file (`folds`) and a trained
-//! model's record (`training`). Where these files go is [`crate::run::RunDir`]'s business.
+//! model's record (`training`); with a cry head, the detection section (`detection`). Where these files go is [`crate::run::RunDir`]'s business.
 
 mod baselines;
+pub mod detection;
 mod folds;
 pub mod markdown;
 mod nested;
@@ -22,7 +23,7 @@ pub use nested::{
     random_init_warning,
 };
 pub use summary::{CvSummary, DataSummary};
-pub use training::{TRAINING_FILE, TRAINING_SCHEMA, TrainingRecord};
+pub use training::{TRAINING_FILE, TRAINING_SCHEMA, TrainedDetection, TrainingRecord};
 
 /// Writes `value` as pretty JSON to `path`, atomically.
 pub fn write_json(path: &Path, value: &impl Serialize) -> Result<(), WriteError> {

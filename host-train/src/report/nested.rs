@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde::{Deserialize, Serialize};
 
+use super::detection::DetectionReport;
 use super::markdown::{baselines_table, cell, data_section, split_section};
 use super::{CvSummary, DataSummary};
 use crate::eval::{BaselineResult, MeanStd, Metrics, PairedTest, Scalars, paired_tests};
@@ -51,7 +52,8 @@ pub struct FoldReport {
     pub n_test: usize,
     /// Configuration chosen by the inner CV.
     pub chosen: HyperParams,
-    /// Its mean inner macro-F1.
+    /// Its mean inner selection score: the macro-F1 (with a cry head, the mean of the reasons'
+    /// and the cry head's macro-F1).
     pub inner_macro_f1: MeanStd,
     /// Epoch the refit stopped at.
     pub best_epoch: usize,
@@ -124,6 +126,12 @@ pub struct NestedReport {
     pub comparison: Comparison,
     /// Compute seconds per stage.
     pub timings: StageSeconds,
+    /// The reason head's classes (the dataset's classes without `cry` and `not_cry`): the
+    /// metrics above are over the clips that have one.
+    pub reasons: Vec<String>,
+    /// With a cry head: the detection figures.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detection: Option<DetectionReport>,
     /// Every fold's inner scores and refit, for audit.
     pub details: Vec<OuterResult>,
 }
@@ -155,8 +163,12 @@ pub struct ReportInputs<'a> {
     pub fit: &'a FitSettings,
     /// Crop and crop step, seconds.
     pub crop_seconds: (f64, f64),
-    /// Class of every clip.
-    pub labels: &'a [usize],
+    /// The reason of every clip (`None` for `cry` and `not_cry` clips).
+    pub reason_of: &'a [Option<usize>],
+    /// The reason head's classes.
+    pub reasons: &'a [String],
+    /// With a cry head: the detection figures.
+    pub detection: Option<DetectionReport>,
     /// Baselines on the same folds.
     pub baselines: Vec<BaselineResult>,
     /// Caching seconds.
@@ -166,7 +178,7 @@ pub struct ReportInputs<'a> {
 impl NestedReport {
     /// Builds the report from every outer fold's result (in fold order).
     pub fn new(inputs: ReportInputs<'_>, results: Vec<OuterResult>) -> Self {
-        let n_classes = inputs.data.labels.len();
+        let n_classes = inputs.reasons.len();
         let mut timings = StageSeconds {
             caching: inputs.caching_seconds,
             ..StageSeconds::default()
@@ -175,8 +187,14 @@ impl NestedReport {
         let folds: Vec<FoldReport> = results
             .iter()
             .map(|r| {
-                let truth: Vec<usize> = r.refit.scored.iter().map(|&i| inputs.labels[i]).collect();
-                let metrics = Metrics::compute(&truth, &r.refit.predictions, n_classes);
+                let (truth, predicted): (Vec<usize>, Vec<usize>) = r
+                    .refit
+                    .scored
+                    .iter()
+                    .zip(&r.refit.predictions)
+                    .filter_map(|(&i, &p)| inputs.reason_of[i].map(|t| (t, p)))
+                    .unzip();
+                let metrics = Metrics::compute(&truth, &predicted, n_classes);
                 for (row, counts) in confusion.iter_mut().zip(&metrics.confusion) {
                     for (cell, n) in row.iter_mut().zip(counts) {
                         *cell += n;
@@ -238,6 +256,8 @@ impl NestedReport {
             baselines: inputs.baselines,
             comparison,
             timings,
+            reasons: inputs.reasons.to_vec(),
+            detection: inputs.detection,
             details: results,
         }
     }
@@ -296,6 +316,14 @@ impl NestedReport {
             "## Results\n\nMean ± sample standard deviation over the {} outer test folds.\n",
             self.folds.len()
         );
+        if self.detection.is_some() {
+            let _ = writeln!(
+                md,
+                "Reasons ({}): scored on the test clips that have one; `cry` and `not_cry` \
+                 clips are scored by the cry head (see Cry detection below).\n",
+                self.reasons.join(", ")
+            );
+        }
         let _ = writeln!(
             md,
             "| | accuracy | balanced accuracy | macro precision | macro recall | macro F1 |"
@@ -334,9 +362,13 @@ impl NestedReport {
         let _ = writeln!(md, "### Per outer fold\n");
         let _ = writeln!(
             md,
-            "| fold | train | test | chosen | inner macro F1 | epoch | accuracy | balanced acc. | macro F1 | {} |",
-            self.data
-                .labels
+            "| fold | train | test | chosen | {} | epoch | accuracy | balanced acc. | macro F1 | {} |",
+            if self.detection.is_some() {
+                "inner score (mean of reason and cry macro F1)"
+            } else {
+                "inner macro F1"
+            },
+            self.reasons
                 .iter()
                 .map(|l| format!("F1 {l}"))
                 .collect::<Vec<_>>()
@@ -345,7 +377,7 @@ impl NestedReport {
         let _ = writeln!(
             md,
             "|---:|---:|---:|---|---|---:|---:|---:|---:|{}",
-            "---:|".repeat(self.data.labels.len())
+            "---:|".repeat(self.reasons.len())
         );
         for fold in &self.folds {
             let _ = writeln!(
@@ -384,9 +416,9 @@ impl NestedReport {
             md,
             "\n### Confusion matrix, summed over outer folds (rows: true, columns: predicted)\n"
         );
-        let _ = writeln!(md, "| | {} |", self.data.labels.join(" | "));
-        let _ = writeln!(md, "|---|{}", "---:|".repeat(self.data.labels.len()));
-        for (label, row) in self.data.labels.iter().zip(&self.confusion) {
+        let _ = writeln!(md, "| | {} |", self.reasons.join(" | "));
+        let _ = writeln!(md, "|---|{}", "---:|".repeat(self.reasons.len()));
+        for (label, row) in self.reasons.iter().zip(&self.confusion) {
             let cells: Vec<String> = row.iter().map(usize::to_string).collect();
             let _ = writeln!(md, "| **{label}** | {} |", cells.join(" | "));
         }
@@ -403,6 +435,10 @@ impl NestedReport {
             t.scoring,
             t.caching + t.training + t.scoring
         );
+        if let Some(detection) = &self.detection {
+            let _ = writeln!(md);
+            detection.to_markdown(&mut md);
+        }
         md
     }
 }

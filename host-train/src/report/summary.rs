@@ -55,7 +55,7 @@ impl DataSummary {
     /// Summary of `dataset`, read from `source` and loaded with `load`.
     pub fn new(dataset: &Dataset, source: &DataSource, load: &LoadOptions) -> Self {
         Self {
-            root: dataset.root.display().to_string(),
+            root: source.describe(),
             manifest: source.manifest.as_ref().map(|p| p.display().to_string()),
             clips: dataset.clips.len(),
             groups: dataset

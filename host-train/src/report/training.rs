@@ -6,6 +6,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use super::{DataSummary, ModelInfo};
+use crate::eval::detection::AlertFigures;
 use crate::train::fit::{EpochLog, FitSettings};
 use crate::train::grid::{Grid, HyperParams};
 use crate::train::session::Selection;
@@ -57,6 +58,22 @@ pub struct TrainingRecord {
     pub report_hash: Option<String>,
     /// That report's path as given.
     pub report: Option<String>,
+    /// With a cry head: the alert policy chosen for it, stored with the model.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detection: Option<TrainedDetection>,
+}
+
+/// How a two-head model's cry threshold was chosen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainedDetection {
+    /// The policy `export` writes into the ONNX metadata.
+    pub policy: cry_core::alerts::AlertPolicy,
+    /// The false-alarm budget it was chosen for (`--max-false-alarms-per-hour`).
+    pub max_false_alarms_per_hour: f64,
+    /// What it was chosen on.
+    pub chosen_on: String,
+    /// The alerts at that threshold on the same clips (a fit to the budget, not an estimate).
+    pub figures: AlertFigures,
 }
 
 impl TrainingRecord {

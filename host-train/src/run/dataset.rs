@@ -21,7 +21,7 @@ pub fn load_dataset(source: &DataSource, load: &LoadOptions) -> Result<Dataset, 
         "{} usable clips in {} classes from {} ({} skipped, {} duplicates)",
         dataset.clips.len(),
         dataset.labels.len(),
-        source.root.display(),
+        source.describe(),
         dataset.skipped.len(),
         dataset.duplicates.len()
     );

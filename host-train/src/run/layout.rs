@@ -87,6 +87,22 @@ impl RunDir {
         self.root.join("folds.png")
     }
 
+    /// `roc.png` (runs with a cry head).
+    pub fn roc_plot(&self) -> PathBuf {
+        self.root.join("roc.png")
+    }
+
+    /// `alerts.png` (runs with a cry head).
+    pub fn alerts_plot(&self) -> PathBuf {
+        self.root.join("alerts.png")
+    }
+
+    /// `detection-inputs.json`: every clip's length, stream-window levels and source (runs
+    /// with a cry head), computed once.
+    pub fn detection_inputs(&self) -> PathBuf {
+        self.root.join("detection-inputs.json")
+    }
+
     /// The default feature cache, `cache/`.
     pub fn default_cache(&self) -> PathBuf {
         self.root.join("cache")

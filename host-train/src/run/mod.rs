@@ -45,6 +45,12 @@ pub enum RunError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A unit of a run with a cry head lacks its cry scores.
+    #[error("{} has no cry-head scores; it was written by a run without a cry head", path.display())]
+    NoCryScores {
+        /// The unit file.
+        path: PathBuf,
+    },
     /// A file of the run does not parse.
     #[error("invalid {}", path.display())]
     Invalid {

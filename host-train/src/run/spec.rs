@@ -39,6 +39,9 @@ pub struct RunSpec {
     pub splits: Vec<OuterFold>,
     /// The one outer fold this job runs, if not all.
     pub outer_fold: Option<usize>,
+    /// With a cry head (`not_cry` clips): the false-alarm budget its thresholds are chosen for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_false_alarms_per_hour: Option<f64>,
 }
 
 /// Identifies the run definition's layout.

@@ -9,7 +9,7 @@ use cry_core::audio::LoadOptions;
 use cry_core::contract::SAMPLE_RATE_HZ;
 
 use super::RunDir;
-use crate::data::Dataset;
+use crate::data::{Dataset, Targets};
 use crate::error::Result;
 use crate::fsx;
 use crate::model::boundary::Boundary;
@@ -58,7 +58,8 @@ pub struct FineTune {
 pub struct StartingModel {
     /// Where it came from and its hash.
     pub info: ModelInfo,
-    /// Its configuration, labelled with the dataset's classes.
+    /// Its configuration, labelled with the dataset's reasons (and a cry head when the data
+    /// has `not_cry` clips).
     pub config: HubertConfig,
     /// Its preprocessor.
     pub preprocessor: PreprocessorConfig,
@@ -97,13 +98,13 @@ fn model_dir(tune: &FineTune, run: &RunDir, seed_value: u64) -> Result<(PathBuf,
     }
 }
 
-/// Loads (or creates) the starting model for `labels` on the autodiff `device` and checks the
-/// grid against it.
+/// Loads (or creates) the starting model for `targets` (its reasons, and a cry head when they
+/// include detection) on the autodiff `device` and checks the grid against it.
 pub fn starting_model(
     tune: &FineTune,
     run: &RunDir,
     seed_value: u64,
-    labels: &[String],
+    targets: &Targets,
     device: &Device,
 ) -> Result<StartingModel> {
     let (dir, source) = model_dir(tune, run, seed_value)?;
@@ -114,11 +115,14 @@ pub fn starting_model(
         log::warn!("{source}: not pretrained; every report will say so in its first line");
     }
     let mut config = checkpoint.config;
-    config.set_labels(labels);
+    config.set_labels(targets.reasons());
+    config.set_cry_head(targets.detection());
     let base = match checkpoint.model {
         HubertModelKind::Classifier(mut m) => {
-            // The head is re-initialised per fit anyway; size it for these labels.
-            m.classifier = HubertForSequenceClassification::new(&config, device).classifier;
+            // The heads are re-initialised per fit anyway; size them for these targets.
+            let fresh = HubertForSequenceClassification::new(&config, device);
+            m.classifier = fresh.classifier;
+            m.cry_classifier = fresh.cry_classifier;
             m
         }
         HubertModelKind::Base(hubert) => {
@@ -171,6 +175,7 @@ pub fn session(
     run: &RunDir,
     device: Device,
 ) -> Result<Session> {
+    let targets = Targets::new(&dataset.labels)?;
     let plain = device.clone().inner();
     let frozen = start.base.valid();
     let samples = |seconds: f64| (seconds * f64::from(SAMPLE_RATE_HZ)).round() as usize;
@@ -219,6 +224,8 @@ pub fn session(
         base: start.base.clone(),
         features,
         labels: dataset.label_indices(),
+        targets: targets.of_clips(&dataset.label_indices()),
+        n_reasons: targets.reasons().len(),
         groups: dataset.clips.iter().map(|c| c.group.clone()).collect(),
         eligible: dataset.eligible(),
         n_classes: dataset.labels.len(),

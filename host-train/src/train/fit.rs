@@ -1,5 +1,10 @@
-//! One fine-tuning run: fresh head, AdamW with warm-up/decay and clipping, class-weighted loss
+//! One fine-tuning run: fresh heads, AdamW with warm-up/decay and clipping, class-weighted loss
 //! on random crops, early stopping on a validation part carved from the training part by group.
+//!
+//! With a cry head, each clip teaches what its [`Target`] says: a reason trains both heads, a
+//! cry of unknown reason and a clip without a cry train the cry head only. The loss is the
+//! reason head's class-weighted cross-entropy over the clips that have a reason plus the cry
+//! head's class-weighted binary cross-entropy over every clip.
 
 use burn::module::{Module, Param};
 use burn::optim::grad_clipping::GradientClippingConfig;
@@ -12,9 +17,12 @@ use serde::{Deserialize, Serialize};
 
 use super::features::BoundaryFeatures;
 use super::grid::HyperParams;
-use super::loss::{inverse_frequency_weights, weighted_cross_entropy};
+use super::loss::{
+    binary_weights, inverse_frequency_weights, masked_cross_entropy, weighted_binary_cross_entropy,
+};
 use super::schedule::linear_warmup_decay;
 use crate::cv::held_out_kfold;
+use crate::data::Target;
 use crate::eval::Metrics;
 use crate::model::boundary::{forward_from, train_above};
 use crate::model::init;
@@ -60,14 +68,18 @@ impl Default for FitSettings {
 pub struct FitData<'a> {
     /// Frozen features of every clip at the fit's boundary.
     pub features: &'a BoundaryFeatures,
-    /// Class of every clip.
+    /// Dataset class of every clip (what folds are stratified by).
     pub labels: &'a [usize],
+    /// What every clip teaches.
+    pub targets: &'a [Target],
     /// Leakage group of every clip.
     pub groups: &'a [&'a str],
     /// Whether each clip may be validated on (augmented copies only train).
     pub eligible: &'a [bool],
-    /// Number of classes.
+    /// Number of dataset classes.
     pub n_classes: usize,
+    /// Number of reasons (the reason head's outputs).
+    pub n_reasons: usize,
 }
 
 /// One epoch, as recorded.
@@ -77,9 +89,14 @@ pub struct EpochLog {
     pub epoch: usize,
     /// Mean training loss over the epoch's steps.
     pub train_loss: f64,
-    /// Macro-F1 on the validation part.
+    /// Macro-F1 of the reasons on the validation part.
     pub validation_macro_f1: Option<f64>,
-    /// Unweighted cross-entropy of the clip scores on the validation part.
+    /// Macro-F1 of the cry head (cry probability at 0.5) on the validation part, with a cry
+    /// head.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_cry_f1: Option<f64>,
+    /// Unweighted cross-entropy of the clip scores on the validation part (plus the cry head's
+    /// binary cross-entropy, with one).
     pub validation_loss: Option<f64>,
 }
 
@@ -149,6 +166,9 @@ pub fn fresh_head(
         config,
         device,
     );
+    model.cry_classifier = config
+        .has_cry_head()
+        .then(|| init::linear(config.classifier_proj_size, 1, config, device));
     let layers = config.num_hidden_layers + 1;
     model.layer_weights = model
         .layer_weights
@@ -156,7 +176,38 @@ pub fn fresh_head(
     model
 }
 
-/// Mean logits over each clip's scoring windows.
+/// What a model says about held-out clips.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ClipScores {
+    /// Reason logits averaged over each clip's scoring windows, `[classes]` per clip.
+    pub logits: Vec<Vec<f32>>,
+    /// With a cry head: the cry logit of each scoring window of each clip, in window order.
+    pub cry: Option<Vec<Vec<f32>>>,
+}
+
+impl ClipScores {
+    /// Each clip's cry probability: the mean of its windows' (0 without a cry head).
+    pub fn cry_probs(&self) -> Option<Vec<f32>> {
+        self.cry
+            .as_ref()
+            .map(|clips| clips.iter().map(|w| mean_sigmoid(w)).collect())
+    }
+}
+
+/// The mean of `sigmoid(logit)` over `logits` (0 when empty).
+pub fn mean_sigmoid(logits: &[f32]) -> f32 {
+    if logits.is_empty() {
+        return 0.0;
+    }
+    logits
+        .iter()
+        .map(|&z| cry_core::scoring::sigmoid(z))
+        .sum::<f32>()
+        / logits.len() as f32
+}
+
+/// Mean reason logits over each clip's scoring windows and, with a cry head, every window's
+/// cry logit.
 ///
 /// # Shapes
 /// One `[classes]` vector per clip in `clips`.
@@ -165,38 +216,108 @@ pub fn score_clips(
     features: &BoundaryFeatures,
     clips: &[usize],
     device: &Device,
-) -> Vec<Vec<f32>> {
-    clips
-        .iter()
-        .map(|&clip| {
-            let items: Vec<(usize, usize)> = features.clips[clip]
-                .windows
-                .score
-                .iter()
-                .map(|&w| (clip, w))
-                .collect();
-            let logits = forward_from(model, features.boundary, features.batch(&items, device));
-            logits
+) -> ClipScores {
+    let mut scores = ClipScores {
+        logits: Vec::with_capacity(clips.len()),
+        cry: model
+            .cry_classifier
+            .as_ref()
+            .map(|_| Vec::with_capacity(clips.len())),
+    };
+    for &clip in clips {
+        let items: Vec<(usize, usize)> = features.clips[clip]
+            .windows
+            .score
+            .iter()
+            .map(|&w| (clip, w))
+            .collect();
+        let heads = forward_from(model, features.boundary, features.batch(&items, device));
+        scores.logits.push(
+            heads
+                .logits
                 .mean_dim(0)
                 .into_data()
                 .try_into_vec::<f32>()
-                .expect("f32 logits")
-        })
-        .collect()
+                .expect("f32 logits"),
+        );
+        if let (Some(cry), Some(out)) = (heads.cry_logit, scores.cry.as_mut()) {
+            out.push(cry.into_data().try_into_vec::<f32>().expect("f32 logits"));
+        }
+    }
+    scores
 }
 
-/// Mean cross-entropy of clip logits against their labels.
-fn clip_loss(logits: &[Vec<f32>], labels: &[usize]) -> f64 {
+/// Mean cross-entropy of clip logits against their reasons (clips without one skipped).
+fn clip_loss(logits: &[Vec<f32>], reasons: &[Option<usize>]) -> f64 {
+    let mut n = 0;
     let total: f64 = logits
         .iter()
-        .zip(labels)
-        .map(|(l, &y)| {
+        .zip(reasons)
+        .filter_map(|(l, y)| y.map(|y| (l, y)))
+        .map(|(l, y)| {
+            n += 1;
             let max = l.iter().copied().fold(f32::NEG_INFINITY, f32::max);
             let log_sum = l.iter().map(|v| f64::from(v - max).exp()).sum::<f64>().ln();
             log_sum - f64::from(l[y] - max)
         })
         .sum();
-    total / logits.len().max(1) as f64
+    total / f64::from(n.max(1))
+}
+
+/// Mean binary cross-entropy of clip cry probabilities against the truth.
+fn cry_loss(probs: &[f32], is_cry: &[bool]) -> f64 {
+    let eps = 1e-7;
+    let total: f64 = probs
+        .iter()
+        .zip(is_cry)
+        .map(|(&p, &y)| {
+            let p = f64::from(p).clamp(eps, 1.0 - eps);
+            if y { -p.ln() } else { -(1.0 - p).ln() }
+        })
+        .sum();
+    total / probs.len().max(1) as f64
+}
+
+/// What early stopping ranks epochs by: the reasons' macro-F1, averaged with the cry head's
+/// macro-F1 when there is one (both in [0, 1], so neither head is ignored); ties go to the
+/// lower validation loss.
+#[derive(Debug, Clone, Copy)]
+struct Validation {
+    reason_f1: f64,
+    cry_f1: Option<f64>,
+    loss: f64,
+}
+
+impl Validation {
+    fn of(scores: &ClipScores, targets: &[Target], n_reasons: usize) -> Self {
+        let reasons: Vec<Option<usize>> = targets.iter().map(|t| t.reason()).collect();
+        let (truth, predicted): (Vec<usize>, Vec<usize>) = reasons
+            .iter()
+            .zip(&scores.logits)
+            .filter_map(|(r, l)| r.map(|r| (r, argmax(l))))
+            .unzip();
+        let reason_f1 = Metrics::compute(&truth, &predicted, n_reasons).macro_avg.f1;
+        let mut loss = clip_loss(&scores.logits, &reasons);
+        let cry_f1 = scores.cry_probs().map(|probs| {
+            let is_cry: Vec<bool> = targets.iter().map(|t| t.is_cry()).collect();
+            loss += cry_loss(&probs, &is_cry);
+            let truth: Vec<usize> = is_cry.iter().map(|&y| usize::from(y)).collect();
+            let predicted: Vec<usize> = probs.iter().map(|&p| usize::from(p >= 0.5)).collect();
+            Metrics::compute(&truth, &predicted, 2).macro_avg.f1
+        });
+        Self {
+            reason_f1,
+            cry_f1,
+            loss,
+        }
+    }
+
+    fn score(&self) -> f64 {
+        match self.cry_f1 {
+            Some(cry) => (self.reason_f1 + cry) / 2.0,
+            None => self.reason_f1,
+        }
+    }
 }
 
 /// Fine-tunes `base` (on an autodiff `device`) on the clips `train` with `hp`.
@@ -220,11 +341,18 @@ pub fn fit(
         settings.validation_share,
         seed::derive(seed_value, &[seed::tag("validation")]),
     );
-    let fit_labels: Vec<usize> = fit_part.iter().map(|&i| data.labels[i]).collect();
-    let weights = if hp.class_weighting {
-        inverse_frequency_weights(&fit_labels, data.n_classes)
+    let fit_reasons: Vec<usize> = fit_part
+        .iter()
+        .filter_map(|&i| data.targets[i].reason())
+        .collect();
+    let fit_cry: Vec<bool> = fit_part.iter().map(|&i| data.targets[i].is_cry()).collect();
+    let (weights, cry_weights) = if hp.class_weighting {
+        (
+            inverse_frequency_weights(&fit_reasons, data.n_reasons),
+            binary_weights(&fit_cry),
+        )
     } else {
-        vec![1.0; data.n_classes]
+        (vec![1.0; data.n_reasons], [1.0; 2])
     };
 
     let model = fresh_head(
@@ -243,7 +371,7 @@ pub fn fit(
     let total = steps_per_epoch * settings.epochs;
     let warmup = (settings.warmup_ratio * total as f64).ceil() as usize;
     let plain = device.clone().inner();
-    let validation_labels: Vec<usize> = validation.iter().map(|&i| data.labels[i]).collect();
+    let validation_targets: Vec<Target> = validation.iter().map(|&i| data.targets[i]).collect();
 
     let mut history = Vec::new();
     let mut best: Option<(f64, f64, usize, HubertForSequenceClassification)> = None;
@@ -262,9 +390,14 @@ pub fn fit(
                     (clip, crops[rng.random_range(0..crops.len())])
                 })
                 .collect();
-            let targets: Vec<usize> = chunk.iter().map(|&i| data.labels[i]).collect();
-            let logits = forward_from(&model, boundary, data.features.batch(&items, device));
-            let loss = weighted_cross_entropy(logits, &targets, &weights);
+            let reasons: Vec<Option<usize>> =
+                chunk.iter().map(|&i| data.targets[i].reason()).collect();
+            let heads = forward_from(&model, boundary, data.features.batch(&items, device));
+            let mut loss = masked_cross_entropy(heads.logits, &reasons, &weights);
+            if let Some(cry_logit) = heads.cry_logit {
+                let is_cry: Vec<bool> = chunk.iter().map(|&i| data.targets[i].is_cry()).collect();
+                loss = loss + weighted_binary_cross_entropy(cry_logit, &is_cry, cry_weights);
+            }
             loss_sum += f64::from(loss.clone().into_scalar::<f32>());
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             let lr = linear_warmup_decay(step, total, warmup, hp.learning_rate);
@@ -275,16 +408,15 @@ pub fn fit(
             epoch,
             train_loss: loss_sum / steps_per_epoch.max(1) as f64,
             validation_macro_f1: None,
+            validation_cry_f1: None,
             validation_loss: None,
         };
         if !validation.is_empty() {
-            let logits = score_clips(&model.valid(), data.features, &validation, &plain);
-            let predicted: Vec<usize> = logits.iter().map(|l| argmax(l)).collect();
-            let f1 = Metrics::compute(&validation_labels, &predicted, data.n_classes)
-                .macro_avg
-                .f1;
-            let loss = clip_loss(&logits, &validation_labels);
-            log.validation_macro_f1 = Some(f1);
+            let scores = score_clips(&model.valid(), data.features, &validation, &plain);
+            let v = Validation::of(&scores, &validation_targets, data.n_reasons);
+            let (f1, loss) = (v.score(), v.loss);
+            log.validation_macro_f1 = Some(v.reason_f1);
+            log.validation_cry_f1 = v.cry_f1;
             log.validation_loss = Some(loss);
             let better = best
                 .as_ref()

@@ -13,9 +13,11 @@ use indicatif::ProgressBar;
 use serde::{Deserialize, Serialize};
 
 use super::features::BoundaryFeatures;
-use super::fit::{EpochLog, FitData, FitOutcome, FitSettings, fit, score_clips};
+use super::fit::{ClipScores, EpochLog, FitData, FitOutcome, FitSettings, fit, score_clips};
 use super::grid::{Grid, HyperParams};
 use crate::cv::InnerFold;
+use crate::data::Target;
+use crate::eval::detection::DetectionClip;
 use crate::eval::{MeanStd, Metrics};
 use crate::model::boundary::Boundary;
 use crate::model::{HubertConfig, HubertForSequenceClassification};
@@ -38,22 +40,63 @@ pub struct UnitResult {
     pub history: Vec<EpochLog>,
     /// Scored clips (dataset indices).
     pub scored: Vec<usize>,
-    /// Window-averaged logits of each scored clip.
+    /// Window-averaged reason logits of each scored clip.
     pub logits: Vec<Vec<f32>>,
+    /// With a cry head: the cry logit of every scoring window of each scored clip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cry_logits: Option<Vec<Vec<f32>>>,
+    /// With a cry head: where (in samples) each of those windows starts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cry_window_starts: Option<Vec<Vec<usize>>>,
     /// Argmax of each row of `logits`.
     pub predictions: Vec<usize>,
-    /// Macro-F1 on the scored clips.
+    /// Macro-F1 of the reasons, on the scored clips that have one.
     pub macro_f1: f64,
+    /// With a cry head: macro-F1 of cry vs not cry (clip probability at 0.5) on every scored
+    /// clip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cry_f1: Option<f64>,
     /// Seconds spent training.
     pub train_seconds: f64,
     /// Seconds spent scoring.
     pub score_seconds: f64,
 }
 
+impl UnitResult {
+    /// What model selection ranks: the reasons' macro-F1, averaged with the cry head's
+    /// macro-F1 when there is one.
+    pub fn selection_score(&self) -> f64 {
+        match self.cry_f1 {
+            Some(cry) => (self.macro_f1 + cry) / 2.0,
+            None => self.macro_f1,
+        }
+    }
+
+    /// With a cry head: each scored clip as the edge's stream would have seen it, given its
+    /// truth and length (seconds) by dataset index.
+    pub fn detection_clips(
+        &self,
+        is_cry: impl Fn(usize) -> bool,
+        seconds: impl Fn(usize) -> f64,
+    ) -> Option<Vec<DetectionClip>> {
+        let (logits, starts) = (self.cry_logits.as_ref()?, self.cry_window_starts.as_ref()?);
+        Some(
+            self.scored
+                .iter()
+                .zip(logits.iter().zip(starts))
+                .map(|(&clip, (logits, starts))| {
+                    DetectionClip::from_scoring_windows(is_cry(clip), seconds(clip), starts, logits)
+                })
+                .collect(),
+        )
+    }
+}
+
 /// The inner-CV choice of one configuration among the grid.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Selection {
-    /// Mean ± std of the inner macro-F1 per grid point, in grid order.
+    /// Mean ± std of the inner selection score ([`UnitResult::selection_score`]: the macro-F1,
+    /// or with a cry head its mean with the cry head's) per grid point, in grid order.
     pub scores: Vec<(HyperParams, MeanStd)>,
     /// Index into `scores` of the chosen point: best mean, ties to the earlier point.
     pub chosen: usize,
@@ -71,14 +114,18 @@ pub struct Session {
     pub base: HubertForSequenceClassification,
     /// Frozen features per boundary the grid needs.
     pub features: Vec<BoundaryFeatures>,
-    /// Class of every clip.
+    /// Dataset class of every clip.
     pub labels: Vec<usize>,
+    /// What every clip teaches.
+    pub targets: Vec<Target>,
     /// Leakage group of every clip.
     pub groups: Vec<String>,
     /// Whether each clip may be validated on (augmented copies only train).
     pub eligible: Vec<bool>,
-    /// Number of classes.
+    /// Number of dataset classes.
     pub n_classes: usize,
+    /// Number of reasons (the reason head's outputs).
+    pub n_reasons: usize,
     /// The grid.
     pub grid: Grid,
     /// Settings shared by every fit.
@@ -95,6 +142,16 @@ impl Session {
             .iter()
             .find(|f| f.boundary == boundary)
             .expect("features computed for every boundary of the grid")
+    }
+
+    /// Where (in samples) each scoring window of `clip` starts, in scoring order.
+    pub fn score_starts(&self, clip: usize) -> Vec<usize> {
+        let windows = &self.features[0].clips[clip].windows;
+        windows
+            .score
+            .iter()
+            .map(|&w| windows.windows[w].start)
+            .collect()
     }
 
     fn boundary(&self, hp: &HyperParams) -> Boundary {
@@ -116,9 +173,11 @@ impl Session {
         let data = FitData {
             features: self.features(self.boundary(hp)),
             labels: &self.labels,
+            targets: &self.targets,
             groups: &groups,
             eligible: &self.eligible,
             n_classes: self.n_classes,
+            n_reasons: self.n_reasons,
         };
         epochs.set_length(self.settings.epochs as u64);
         epochs.set_position(0);
@@ -136,17 +195,17 @@ impl Session {
         (outcome, started.elapsed().as_secs_f64())
     }
 
-    /// Window-averaged logits of `clips` from a fitted model, with the time it took.
+    /// What a fitted model says about `clips`, with the time it took.
     pub fn score(
         &self,
         model: &HubertForSequenceClassification,
         hp: &HyperParams,
         clips: &[usize],
-    ) -> (Vec<Vec<f32>>, f64) {
+    ) -> (ClipScores, f64) {
         let started = Instant::now();
         let plain = self.device.clone().inner();
-        let logits = score_clips(model, self.features(self.boundary(hp)), clips, &plain);
-        (logits, started.elapsed().as_secs_f64())
+        let scores = score_clips(model, self.features(self.boundary(hp)), clips, &plain);
+        (scores, started.elapsed().as_secs_f64())
     }
 
     /// Fits on `train`, scores `test`; read from `file` when a previous run finished it.
@@ -163,9 +222,21 @@ impl Session {
             return Ok((done, None));
         }
         let (outcome, train_seconds) = self.fit(train, hp, seed_path, epochs);
-        let (logits, score_seconds) = self.score(&outcome.model, hp, test);
-        let predictions: Vec<usize> = logits.iter().map(|l| argmax(l)).collect();
-        let truth: Vec<usize> = test.iter().map(|&i| self.labels[i]).collect();
+        let (scores, score_seconds) = self.score(&outcome.model, hp, test);
+        let predictions: Vec<usize> = scores.logits.iter().map(|l| argmax(l)).collect();
+        let (truth, predicted): (Vec<usize>, Vec<usize>) = test
+            .iter()
+            .zip(&predictions)
+            .filter_map(|(&i, &p)| self.targets[i].reason().map(|r| (r, p)))
+            .unzip();
+        let cry_f1 = scores.cry_probs().map(|probs| {
+            let truth: Vec<usize> = test
+                .iter()
+                .map(|&i| usize::from(self.targets[i].is_cry()))
+                .collect();
+            let predicted: Vec<usize> = probs.iter().map(|&p| usize::from(p >= 0.5)).collect();
+            Metrics::compute(&truth, &predicted, 2).macro_avg.f1
+        });
         let result = UnitResult {
             hyperparams: *hp,
             n_fit: outcome.n_fit,
@@ -173,10 +244,16 @@ impl Session {
             best_epoch: outcome.best_epoch,
             history: outcome.history.clone(),
             scored: test.to_vec(),
-            logits,
-            macro_f1: Metrics::compute(&truth, &predictions, self.n_classes)
+            logits: scores.logits,
+            cry_window_starts: scores
+                .cry
+                .as_ref()
+                .map(|_| test.iter().map(|&c| self.score_starts(c)).collect()),
+            cry_logits: scores.cry,
+            macro_f1: Metrics::compute(&truth, &predicted, self.n_reasons)
                 .macro_avg
                 .f1,
+            cry_f1,
             predictions,
             train_seconds,
             score_seconds,
@@ -209,7 +286,7 @@ impl Session {
                 path.extend([seed::tag("inner-unit"), i as u64, c as u64]);
                 let (result, _) =
                     self.unit(&unit_file(i, c), &fold.train, &fold.test, hp, &path, epochs)?;
-                f1.push(result.macro_f1);
+                f1.push(result.selection_score());
                 train_seconds += result.train_seconds;
                 score_seconds += result.score_seconds;
                 units.inc(1);

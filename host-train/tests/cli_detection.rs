@@ -1,0 +1,326 @@
+//! Cry detection end to end on a generated task (cries as harmonic tones, non-cries as noise):
+//! `train` fits both heads from partial labels and stores a cry threshold, `export` writes both
+//! outputs with the policy in the metadata, and edge-infer's engine scores the exported model
+//! with the same cry probability as burn.
+
+mod common;
+use common::{host_train, succeeded as ok};
+
+use std::path::Path;
+
+use burn::prelude::Device;
+use cry_core::audio::{LoadOptions, load_clip};
+use cry_core::contract::{HOP_SAMPLES, WINDOW_SAMPLES};
+use cry_core::scoring::sigmoid;
+use cry_core::windows::{copy_window, window_starts};
+use edge_infer::stream::{Detector, DetectorConfig, Event};
+use edge_infer::{Engine, EngineOptions};
+use host_train::export::burn_logits;
+use host_train::model::checkpoint::Checkpoint;
+use host_train::synth::detection_dataset;
+use serde_json::Value;
+
+fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// burn's cry probability of a clip: the mean over its scoring windows, as the host scores.
+fn burn_cry_prob(checkpoint: &Checkpoint, samples: &[f32]) -> f32 {
+    let device = Device::flex();
+    let starts = window_starts(samples.len(), WINDOW_SAMPLES, HOP_SAMPLES);
+    let mut window = vec![0.0; WINDOW_SAMPLES];
+    let total: f32 = starts
+        .iter()
+        .map(|&s| {
+            copy_window(samples, s, &mut window);
+            sigmoid(
+                burn_logits(checkpoint, &window, &device)
+                    .1
+                    .expect("cry head"),
+            )
+        })
+        .sum();
+    total / starts.len() as f32
+}
+
+#[test]
+fn a_two_head_model_learns_cries_from_noise_and_the_edge_scores_it_like_burn() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    // 4 classes x 6 groups x 2 clips of 5 s: three streamed windows per clip.
+    detection_dataset(&data, 6, 2, 5.0, 3).unwrap();
+    let grid = dir.path().join("grid.json");
+    std::fs::write(
+        &grid,
+        r#"{"learning_rate": [1e-2], "depth": [0], "class_weighting": [true]}"#,
+    )
+    .unwrap();
+    let model = dir.path().join("model");
+    let manifest = data.join("manifest.csv");
+    ok(host_train(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--config",
+        "tiny",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        model.to_str().unwrap(),
+        "--folds",
+        "3",
+        "--epochs",
+        "30",
+        "--batch-size",
+        "4",
+        "--patience",
+        "30",
+    ]));
+
+    // The HF directory records the cry head; the reason head has the reasons only.
+    let config = read_json(&model.join("config.json"));
+    assert_eq!(config["cry_head"], true);
+    assert_eq!(config["id2label"]["0"], "hungry");
+    assert_eq!(config["id2label"]["1"], "tired");
+    assert!(config["id2label"].get("2").is_none(), "{config}");
+    let checkpoint = Checkpoint::load(&model, &Device::flex()).unwrap();
+    assert!(checkpoint.config.has_cry_head());
+
+    // Learned, on the selection CV's held-out parts: the mean of the reasons' macro-F1 and the
+    // cry head's macro-F1.
+    let training = read_json(&model.join("training.json"));
+    let chosen = training["selection"]["chosen"].as_u64().unwrap() as usize;
+    let score = training["selection"]["scores"][chosen][1]["mean"]
+        .as_f64()
+        .unwrap();
+    assert!(score >= 0.85, "held-out selection score {score}");
+    let detection = &training["detection"];
+    let threshold = detection["policy"]["threshold"].as_f64().unwrap();
+    assert!(threshold > 0.0 && threshold <= 1.0, "{detection}");
+    assert_eq!(detection["max_false_alarms_per_hour"], 1.0);
+    let figures = &detection["figures"];
+    assert_eq!(figures["cry_clips"], 36);
+    assert!(
+        figures["share_alerted"].as_f64().unwrap() >= 0.8,
+        "{figures}"
+    );
+
+    // Export: both outputs, the policy in the metadata, verified against burn.
+    let onnx = dir.path().join("two-head.onnx");
+    let printed = ok(host_train(&[
+        "export",
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        onnx.to_str().unwrap(),
+    ]));
+    let v: Value = serde_json::from_slice(&printed.stdout).unwrap();
+    assert_eq!(v["passed"], true, "{v}");
+    assert_eq!(v["cry_agreement"], 1.0, "{v}");
+    let int8 = dir.path().join("two-head-int8.onnx");
+    let printed = ok(host_train(&[
+        "export",
+        "--model",
+        model.to_str().unwrap(),
+        "--out",
+        int8.to_str().unwrap(),
+        "--int8",
+        "--force",
+    ]));
+    let v: Value = serde_json::from_slice(&printed.stdout).unwrap();
+    assert!(v["cry_agreement"].as_f64().is_some(), "{v}");
+
+    // The edge's engine gives burn's cry probability (fp32 within 1e-3).
+    let engine = Engine::load(&onnx, &EngineOptions::default()).unwrap();
+    let policy = engine.metadata().alert.expect("a stored policy");
+    assert!((f64::from(policy.threshold) - threshold).abs() < 1e-6);
+    assert_eq!(engine.metadata().alert_target, Some(1.0));
+    let mut session = engine.session().unwrap();
+    let manifest_text = std::fs::read_to_string(&manifest).unwrap();
+    let rows: Vec<(String, String)> = manifest_text
+        .lines()
+        .skip(1)
+        .step_by(6)
+        .map(|row| {
+            let mut cols = row.split(',');
+            (
+                cols.next().unwrap().to_string(),
+                cols.next().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for (path, _) in &rows {
+        let clip = load_clip(&data.join(path), &LoadOptions::default()).unwrap();
+        let edge = edge_infer::scoring::score_clip(&mut session, &clip.samples).unwrap();
+        let burn = burn_cry_prob(&checkpoint, &clip.samples);
+        let edge = edge.cry_prob.expect("a cry head");
+        assert!(
+            (edge - burn).abs() < 1e-3,
+            "{path}: edge {edge}, burn {burn}"
+        );
+    }
+
+    // Streamed through the detector: noise, then a cry, then noise. The cry is alerted after it
+    // starts, and calm follows once it is over.
+    let clip = |label: &str| {
+        let (path, _) = rows.iter().find(|(_, l)| l == label).unwrap();
+        load_clip(&data.join(path), &LoadOptions::default())
+            .unwrap()
+            .samples
+    };
+    let mut recording = clip("not_cry");
+    let cry_start = recording.len() as f64 / 16_000.0;
+    recording.extend(clip("hungry"));
+    recording.extend(clip("hungry"));
+    let cry_end = recording.len() as f64 / 16_000.0;
+    recording.extend(clip("not_cry"));
+    recording.extend(clip("not_cry"));
+    let config = DetectorConfig {
+        alert: Some(policy),
+        ..DetectorConfig::default()
+    };
+    let mut detector = Detector::new(engine.session().unwrap(), config).unwrap();
+    let mut events = Vec::new();
+    detector.push(&recording, &mut events).unwrap();
+    let alerts: Vec<&Event> = events
+        .iter()
+        .filter(|e| !matches!(e, Event::Window(_)))
+        .collect();
+    let Some(Event::Cry { t, cry_prob, .. }) = alerts.first() else {
+        panic!("no cry alert: {alerts:?}");
+    };
+    assert!(
+        *t > cry_start && *t <= cry_end + 3.0,
+        "cry at {t}: {alerts:?}"
+    );
+    assert!(cry_prob.unwrap() >= policy.release);
+    assert!(
+        alerts
+            .iter()
+            .any(|e| matches!(e, Event::Calm { t, .. } if *t > cry_end)),
+        "{alerts:?}"
+    );
+}
+
+#[test]
+fn detection_classes_alone_or_cries_without_negatives_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    detection_dataset(&data, 2, 1, 1.0, 5).unwrap();
+    let manifest = data.join("manifest.csv");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            data.to_str().unwrap(),
+            "--manifest",
+            manifest.to_str().unwrap(),
+            "--config",
+            "tiny",
+            "--out",
+            dir.path().join("m").to_str().unwrap(),
+        ]
+        .into_iter()
+        .map(String::from)
+        .collect::<Vec<_>>();
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        host_train(&args)
+    };
+    // Only `cry` and `not_cry` left: nothing for the reason head.
+    let out = train(&["--label", "hungry=", "--label", "tired="]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("no reason class"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Cries of unknown reason without negatives.
+    let out = train(&["--label", "not_cry="]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not_cry"));
+    // A budget that is not a rate.
+    let out = train(&["--max-false-alarms-per-hour", "-1"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn nested_cv_scores_the_cry_head_against_the_energy_gate_on_the_same_folds() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    detection_dataset(&data, 6, 2, 5.0, 4).unwrap();
+    let grid = dir.path().join("grid.json");
+    std::fs::write(
+        &grid,
+        r#"{"learning_rate": [1e-2], "depth": [0], "class_weighting": [true]}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("cv");
+    let manifest = data.join("manifest.csv");
+    ok(host_train(&[
+        "nested-cv",
+        "--data",
+        data.to_str().unwrap(),
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--config",
+        "tiny",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--outer",
+        "3",
+        "--inner",
+        "2",
+        "--random-seeds",
+        "10",
+        "--epochs",
+        "30",
+        "--batch-size",
+        "4",
+        "--patience",
+        "30",
+    ]));
+    let report = read_json(&out.join("report.json"));
+    // The reason metrics are over the reason clips only: 2 reasons x 6 groups x 2 clips.
+    assert_eq!(report["reasons"], serde_json::json!(["hungry", "tired"]));
+    let confusion: u64 = report["confusion"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r.as_array().unwrap().iter().map(|v| v.as_u64().unwrap()))
+        .sum();
+    assert_eq!(confusion, 24);
+    let detection = &report["detection"];
+    let names: Vec<&str> = detection["detectors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["cry head", "energy gate", "majority", "stratified"]);
+    let head = &detection["detectors"][0];
+    let auc = head["summary"]["roc_auc"]["mean"].as_f64().unwrap();
+    assert!(auc >= 0.9, "cry head ROC AUC {auc}");
+    assert_eq!(head["folds"].as_array().unwrap().len(), 3);
+    // Every clip is a test clip once: 36 cries, 12 non-cries of 5 s.
+    assert_eq!(head["alerts"]["cry_clips"], 36);
+    let hours = head["alerts"]["non_cry_hours"].as_f64().unwrap();
+    assert!((hours - 12.0 * 5.0 / 3600.0).abs() < 1e-6, "{hours}");
+    assert_eq!(head["by_source"].as_array().unwrap().len(), 1);
+    let majority_auc = detection["detectors"][2]["summary"]["roc_auc"]["mean"]
+        .as_f64()
+        .unwrap();
+    assert_eq!(majority_auc, 0.5, "a constant score ranks nothing");
+    let md = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(md.contains("## Cry detection"), "{md}");
+    assert!(md.contains("| energy gate |"), "{md}");
+    for png in ["roc.png", "alerts.png"] {
+        let bytes = std::fs::read(out.join(png)).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG", "{png}");
+    }
+    assert!(out.join("detection-inputs.json").is_file());
+}
