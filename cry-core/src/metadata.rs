@@ -350,6 +350,20 @@ mod tests {
         m
     }
 
+    /// Reads `pairs` back, without `drop` and with `key` set to `value`.
+    fn read_edited(
+        pairs: &[(String, String)],
+        drop: Option<&str>,
+        set: Option<(&str, &str)>,
+    ) -> Result<ModelMetadata, MetadataError> {
+        ModelMetadata::from_pairs(pairs.iter().filter(|(k, _)| Some(k.as_str()) != drop).map(
+            |(k, v)| match set {
+                Some((key, value)) if k == key => (k.as_str(), value),
+                _ => (k.as_str(), v.as_str()),
+            },
+        ))
+    }
+
     fn two_head() -> ModelMetadata {
         let mut m = sample();
         m.bandwidth_hz = Some(4000.0);
@@ -379,32 +393,14 @@ mod tests {
                 .all(|(k, _)| !keys::ALERT.contains(&k.as_str()))
         );
         for key in keys::ALERT {
-            let without = pairs
-                .iter()
-                .filter(|(k, _)| k != key)
-                .map(|(k, v)| (k.as_str(), v.as_str()));
             assert_eq!(
-                ModelMetadata::from_pairs(without),
+                read_edited(&pairs, Some(key), None),
                 Err(MetadataError::Missing(key))
             );
         }
-        let release_above_threshold = pairs.iter().map(|(k, v)| {
-            if k == keys::ALERT_RELEASE {
-                (k.as_str(), "0.9")
-            } else {
-                (k.as_str(), v.as_str())
-            }
-        });
-        let err = ModelMetadata::from_pairs(release_above_threshold).unwrap_err();
+        let err = read_edited(&pairs, None, Some((keys::ALERT_RELEASE, "0.9"))).unwrap_err();
         assert!(err.to_string().contains("release"), "{err}");
-        let nan_band = pairs.iter().map(|(k, v)| {
-            if k == keys::BANDWIDTH {
-                (k.as_str(), "NaN")
-            } else {
-                (k.as_str(), v.as_str())
-            }
-        });
-        assert!(ModelMetadata::from_pairs(nan_band).is_err());
+        assert!(read_edited(&pairs, None, Some((keys::BANDWIDTH, "NaN"))).is_err());
     }
 
     #[test]
@@ -422,23 +418,13 @@ mod tests {
     fn missing_and_invalid_keys_are_named() {
         let pairs = sample().to_pairs();
         for key in keys::REQUIRED {
-            let without = pairs
-                .iter()
-                .filter(|(k, _)| k != key)
-                .map(|(k, v)| (k.as_str(), v.as_str()));
             assert_eq!(
-                ModelMetadata::from_pairs(without),
+                read_edited(&pairs, Some(key), None),
                 Err(MetadataError::Missing(key))
             );
         }
-        let bad = pairs.iter().map(|(k, v)| {
-            if k == keys::WINDOW_SAMPLES {
-                (k.as_str(), "three seconds")
-            } else {
-                (k.as_str(), v.as_str())
-            }
-        });
-        let err = ModelMetadata::from_pairs(bad).unwrap_err();
+        let bad = read_edited(&pairs, None, Some((keys::WINDOW_SAMPLES, "three seconds")));
+        let err = bad.unwrap_err();
         assert!(err.to_string().contains(keys::WINDOW_SAMPLES), "{err}");
         assert!(parse_string_array("[\"a\"").is_err());
         assert!(parse_string_array("[\"a\"] x").is_err());

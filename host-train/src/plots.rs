@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use anyhow::Context;
+use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::FontStyle;
 
@@ -117,16 +119,7 @@ fn roc_png(path: &Path, detection: &DetectionReport) -> anyhow::Result<()> {
                 PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
             });
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font((FAMILY, 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)?;
-    Ok(())
+    legend_and_present(&mut chart, &root, Some(SeriesLabelPosition::LowerRight))
 }
 
 /// False alarms per hour of non-cry audio, per detector (pooled over folds), with the budget.
@@ -195,8 +188,24 @@ fn alerts_png(path: &Path, detection: &DetectionReport) -> anyhow::Result<()> {
         .map_err(err)?
         .label(format!("budget: {budget} / h"))
         .legend(|(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], BLACK.stroke_width(1)));
-    chart
-        .configure_series_labels()
+    legend_and_present(&mut chart, &root, None)
+}
+
+fn err(e: impl std::fmt::Display) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+/// Draws the series legend (at `position`, else plotters' default place) and writes the file.
+fn legend_and_present<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>,
+    root: &DrawingArea<DB, Shift>,
+    position: Option<SeriesLabelPosition>,
+) -> anyhow::Result<()> {
+    let mut legend = chart.configure_series_labels();
+    if let Some(position) = position {
+        legend.position(position);
+    }
+    legend
         .label_font((FAMILY, 13))
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
@@ -204,10 +213,6 @@ fn alerts_png(path: &Path, detection: &DetectionReport) -> anyhow::Result<()> {
         .map_err(err)?;
     root.present().map_err(err)?;
     Ok(())
-}
-
-fn err(e: impl std::fmt::Display) -> anyhow::Error {
-    anyhow::anyhow!("{e}")
 }
 
 /// Counts with cells shaded by the share of their true class (row).
@@ -337,13 +342,5 @@ fn folds_png(path: &Path, report: &NestedReport) -> anyhow::Result<()> {
             )
             .map_err(err)?;
     }
-    chart
-        .configure_series_labels()
-        .label_font((FAMILY, 13))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .draw()
-        .map_err(err)?;
-    root.present().map_err(err)?;
-    Ok(())
+    legend_and_present(&mut chart, &root, None)
 }

@@ -4,7 +4,7 @@
 //! with the same cry probability as burn.
 
 mod common;
-use common::{host_train, succeeded as ok};
+use common::{host_train, succeeded as ok, tiny_args};
 
 use std::path::Path;
 
@@ -43,41 +43,47 @@ fn burn_cry_prob(checkpoint: &Checkpoint, samples: &[f32]) -> f32 {
     total / starts.len() as f32
 }
 
-#[test]
-fn a_two_head_model_learns_cries_from_noise_and_the_edge_scores_it_like_burn() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    // 4 classes x 6 groups x 2 clips of 5 s: three streamed windows per clip.
-    detection_dataset(&data, 6, 2, 5.0, 3).unwrap();
-    let grid = dir.path().join("grid.json");
+/// A generated detection dataset in `dir/data` (4 classes x 6 groups x 2 clips of 5 s: three
+/// streamed windows per clip) and a head-only grid; returns the data folder.
+fn detection_task(dir: &Path, seed: u64) -> std::path::PathBuf {
+    let data = dir.join("data");
+    detection_dataset(&data, 6, 2, 5.0, seed).unwrap();
     std::fs::write(
-        &grid,
+        dir.join("grid.json"),
         r#"{"learning_rate": [1e-2], "depth": [0], "class_weighting": [true]}"#,
     )
     .unwrap();
-    let model = dir.path().join("model");
+    data
+}
+
+/// `command` on the task in `dir` with the tiny architecture, its grid, 30 epochs without early
+/// stopping, output `out`, then `extra`; must succeed.
+fn tiny(command: &str, dir: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    ok(run_tiny(command, dir, out, extra))
+}
+
+/// [`tiny`], whatever the outcome.
+fn run_tiny(command: &str, dir: &Path, out: &Path, extra: &[&str]) -> std::process::Output {
+    let mut more = vec!["--epochs", "30", "--batch-size", "4", "--patience", "30"];
+    more.extend_from_slice(extra);
+    let args = tiny_args(
+        command,
+        &dir.join("data"),
+        &dir.join("grid.json"),
+        out,
+        &more,
+    );
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    host_train(&args)
+}
+
+#[test]
+fn a_two_head_model_learns_cries_from_noise_and_the_edge_scores_it_like_burn() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = detection_task(dir.path(), 3);
     let manifest = data.join("manifest.csv");
-    ok(host_train(&[
-        "train",
-        "--data",
-        data.to_str().unwrap(),
-        "--manifest",
-        manifest.to_str().unwrap(),
-        "--config",
-        "tiny",
-        "--grid",
-        grid.to_str().unwrap(),
-        "--out",
-        model.to_str().unwrap(),
-        "--folds",
-        "3",
-        "--epochs",
-        "30",
-        "--batch-size",
-        "4",
-        "--patience",
-        "30",
-    ]));
+    let model = dir.path().join("model");
+    tiny("train", dir.path(), &model, &["--folds", "3"]);
 
     // The HF directory records the cry head; the reason head has the reasons only.
     let config = read_json(&model.join("config.json"));
@@ -207,28 +213,9 @@ fn a_two_head_model_learns_cries_from_noise_and_the_edge_scores_it_like_burn() {
 #[test]
 fn detection_classes_alone_or_cries_without_negatives_are_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    detection_dataset(&data, 2, 1, 1.0, 5).unwrap();
-    let manifest = data.join("manifest.csv");
-    let train = |extra: &[&str]| {
-        let mut args = vec![
-            "train",
-            "--data",
-            data.to_str().unwrap(),
-            "--manifest",
-            manifest.to_str().unwrap(),
-            "--config",
-            "tiny",
-            "--out",
-            dir.path().join("m").to_str().unwrap(),
-        ]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>();
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        host_train(&args)
-    };
+    detection_task(dir.path(), 5);
+    let out = dir.path().join("m");
+    let train = |extra: &[&str]| run_tiny("train", dir.path(), &out, extra);
     // Only `cry` and `not_cry` left: nothing for the reason head.
     let out = train(&["--label", "hungry=", "--label", "tired="]);
     assert_eq!(out.status.code(), Some(3));
@@ -249,41 +236,14 @@ fn detection_classes_alone_or_cries_without_negatives_are_refused() {
 #[test]
 fn nested_cv_scores_the_cry_head_against_the_energy_gate_on_the_same_folds() {
     let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    detection_dataset(&data, 6, 2, 5.0, 4).unwrap();
-    let grid = dir.path().join("grid.json");
-    std::fs::write(
-        &grid,
-        r#"{"learning_rate": [1e-2], "depth": [0], "class_weighting": [true]}"#,
-    )
-    .unwrap();
+    detection_task(dir.path(), 4);
     let out = dir.path().join("cv");
-    let manifest = data.join("manifest.csv");
-    ok(host_train(&[
+    tiny(
         "nested-cv",
-        "--data",
-        data.to_str().unwrap(),
-        "--manifest",
-        manifest.to_str().unwrap(),
-        "--config",
-        "tiny",
-        "--grid",
-        grid.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-        "--outer",
-        "3",
-        "--inner",
-        "2",
-        "--random-seeds",
-        "10",
-        "--epochs",
-        "30",
-        "--batch-size",
-        "4",
-        "--patience",
-        "30",
-    ]));
+        dir.path(),
+        &out,
+        &["--outer", "3", "--inner", "2", "--random-seeds", "10"],
+    );
     let report = read_json(&out.join("report.json"));
     // The reason metrics are over the reason clips only: 2 reasons x 6 groups x 2 clips.
     assert_eq!(report["reasons"], serde_json::json!(["hungry", "tired"]));

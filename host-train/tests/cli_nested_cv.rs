@@ -2,7 +2,7 @@
 //! the tiny architecture.
 
 mod common;
-use common::{host_train, succeeded as ok};
+use common::{host_train, succeeded as ok, tiny_args};
 
 use std::path::Path;
 use std::process::Output;
@@ -12,29 +12,6 @@ use serde_json::Value;
 
 fn read_json(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
-
-/// `command` on `data` (a pattern dataset with its manifest) with the tiny architecture,
-/// `grid` and output `out`, then `extra`.
-fn tiny_args(command: &str, data: &Path, grid: &Path, out: &Path, extra: &[&str]) -> Vec<String> {
-    let manifest = data.join("manifest.csv");
-    [
-        command,
-        "--data",
-        data.to_str().unwrap(),
-        "--manifest",
-        manifest.to_str().unwrap(),
-        "--config",
-        "tiny",
-        "--grid",
-        grid.to_str().unwrap(),
-        "--out",
-        out.to_str().unwrap(),
-    ]
-    .iter()
-    .chain(extra)
-    .map(ToString::to_string)
-    .collect()
 }
 
 /// `nested-cv` with 3 outer and 2 inner folds.

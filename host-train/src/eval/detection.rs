@@ -308,9 +308,17 @@ pub struct AlertFigures {
 
 /// Replays every clip through `policy` and counts.
 pub fn alert_figures(clips: &[DetectionClip], policy: AlertPolicy) -> AlertFigures {
+    alert_figures_each(clips.iter().map(|c| (policy, c)))
+}
+
+/// Replays every clip through its own policy (clips pooled from folds with different
+/// thresholds) and counts.
+pub fn alert_figures_each<'a>(
+    clips: impl IntoIterator<Item = (AlertPolicy, &'a DetectionClip)>,
+) -> AlertFigures {
     let (mut false_alarms, mut non_cry_seconds) = (0, 0.0);
     let (mut cry_clips, mut delays) = (0, Vec::new());
-    for clip in clips {
+    for (policy, clip) in clips {
         if clip.is_cry {
             cry_clips += 1;
             if let Some(t) = clip.first_alert(policy) {

@@ -14,7 +14,8 @@ use crate::cv::OuterFold;
 use crate::data::Target;
 use crate::eval::MeanStd;
 use crate::eval::detection::{
-    AlertFigures, DetectionClip, DetectorFold, choose_threshold, roc_auc, roc_points, score_level,
+    AlertFigures, DetectionClip, DetectorFold, alert_figures_each, choose_threshold, roc_auc,
+    roc_points, score_level,
 };
 use crate::seed;
 
@@ -312,39 +313,6 @@ fn alerted(a: &AlertFigures) -> String {
     }
 }
 
-/// Pooled alert figures: every clip replayed under the policy of its fold.
-fn pooled(runs: &[(AlertPolicy, &DetectionClip)]) -> AlertFigures {
-    let (mut false_alarms, mut non_cry_seconds, mut cry_clips) = (0, 0.0, 0);
-    let mut delays = Vec::new();
-    for (policy, clip) in runs {
-        if clip.is_cry {
-            cry_clips += 1;
-            if let Some(t) = clip.first_alert(*policy) {
-                delays.push(t);
-            }
-        } else {
-            non_cry_seconds += clip.seconds;
-            false_alarms += clip.cry_alerts(*policy);
-        }
-    }
-    delays.sort_by(f64::total_cmp);
-    let non_cry_hours = non_cry_seconds / 3600.0;
-    let median = match delays.len() {
-        0 => None,
-        n if n % 2 == 1 => Some(delays[n / 2]),
-        n => Some((delays[n / 2 - 1] + delays[n / 2]) / 2.0),
-    };
-    AlertFigures {
-        false_alarms,
-        non_cry_hours,
-        false_alarms_per_hour: (non_cry_hours > 0.0).then(|| false_alarms as f64 / non_cry_hours),
-        cry_clips,
-        cry_clips_alerted: delays.len(),
-        share_alerted: (cry_clips > 0).then(|| delays.len() as f64 / cry_clips as f64),
-        median_seconds_to_alert: median,
-    }
-}
-
 fn detector_result(
     name: &str,
     threshold_from: &str,
@@ -386,7 +354,7 @@ fn detector_result(
                 source: source.to_string(),
                 clips: (cries, truth.len() - cries),
                 roc_auc: roc_auc(&scores, &truth),
-                alerts: pooled(&runs),
+                alerts: alert_figures_each(runs.iter().copied()),
             }
         })
         .collect();
@@ -395,7 +363,7 @@ fn detector_result(
         threshold_from: threshold_from.into(),
         folds,
         summary,
-        alerts: pooled(&all),
+        alerts: alert_figures_each(all.iter().copied()),
         by_source,
     }
 }

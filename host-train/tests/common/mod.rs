@@ -30,3 +30,32 @@ pub fn succeeded(output: Output) -> Output {
     );
     output
 }
+
+/// `command` on `data` (a generated dataset with its `manifest.csv`) with the tiny architecture,
+/// `grid` and output `out`, then `extra`.
+pub fn tiny_args(
+    command: &str,
+    data: &Path,
+    grid: &Path,
+    out: &Path,
+    extra: &[&str],
+) -> Vec<String> {
+    let manifest = data.join("manifest.csv");
+    [
+        command,
+        "--data",
+        data.to_str().unwrap(),
+        "--manifest",
+        manifest.to_str().unwrap(),
+        "--config",
+        "tiny",
+        "--grid",
+        grid.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]
+    .iter()
+    .chain(extra)
+    .map(ToString::to_string)
+    .collect()
+}
