@@ -45,9 +45,31 @@ pub fn sigmoid(z: f32) -> f32 {
     }
 }
 
+/// A clip's cry probability from its windows' cry logits: the mean of their sigmoids (not the
+/// sigmoid of their mean), 0 for no windows. Host evaluation and edge `classify` both use it.
+pub fn mean_sigmoid(logits: &[f32]) -> f32 {
+    if logits.is_empty() {
+        return 0.0;
+    }
+    let sum: f64 = logits.iter().map(|&z| f64::from(sigmoid(z))).sum();
+    (sum / logits.len() as f64) as f32
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_clip_cry_probability_averages_the_window_probabilities() {
+        assert_eq!(mean_sigmoid(&[]), 0.0);
+        assert_eq!(mean_sigmoid(&[0.0]), 0.5);
+        let want = (sigmoid(4.0) + sigmoid(-4.0) + sigmoid(-4.0)) / 3.0;
+        assert!((mean_sigmoid(&[4.0, -4.0, -4.0]) - want).abs() < 1e-7);
+        assert!(
+            (want - sigmoid(-4.0 / 3.0)).abs() > 0.01,
+            "not the sigmoid of the mean"
+        );
+    }
 
     #[test]
     fn sigmoid_is_bounded_symmetric_and_exact_at_zero() {

@@ -3,7 +3,7 @@
 //! windows' cry probabilities.
 
 use cry_core::contract::HOP_SAMPLES;
-use cry_core::scoring::{argmax, sigmoid, softmax};
+use cry_core::scoring::{argmax, mean_sigmoid, softmax};
 use cry_core::windows::{copy_window, window_starts};
 
 use crate::engine::{Classifier, EngineError};
@@ -32,11 +32,11 @@ pub fn score_clip(
     let mut buffer = vec![0.0; window];
     let mut logits = vec![0.0; classes];
     let mut sum = vec![0.0f64; classes];
-    let mut cry_sum: Option<f64> = None;
+    let mut cry_logits: Vec<f32> = Vec::new();
     for &start in &starts {
         copy_window(samples, start, &mut buffer);
         if let Some(z) = classifier.logits(&buffer, &mut logits)? {
-            *cry_sum.get_or_insert(0.0) += f64::from(sigmoid(z));
+            cry_logits.push(z);
         }
         for (s, l) in sum.iter_mut().zip(&logits) {
             *s += f64::from(*l);
@@ -52,13 +52,14 @@ pub fn score_clip(
         label: argmax(&probabilities),
         probabilities,
         windows: starts.len(),
-        cry_prob: cry_sum.map(|s| (s / starts.len() as f64) as f32),
+        cry_prob: (!cry_logits.is_empty()).then(|| mean_sigmoid(&cry_logits)),
     })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use cry_core::scoring::sigmoid;
 
     /// Logits = [mean of the window, -mean]: a stand-in whose answer depends on the windows.
     struct MeanSign {

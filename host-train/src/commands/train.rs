@@ -23,7 +23,6 @@ use crate::report::{
 use crate::run::RunDir;
 use crate::run::dataset::load_dataset;
 use crate::run::tune::{FineTune, session, starting_model};
-use crate::train::session::UnitResult;
 use crate::{progress, seed};
 use cry_core::alerts::AlertPolicy;
 
@@ -118,18 +117,16 @@ pub fn run(config: &TrainConfig, device_choice: DeviceChoice) -> Result<Training
         // Every clip was held out once in the selection CV: its windows' cry probabilities
         // under the chosen configuration are the inner data the threshold is chosen on.
         let mut clips = Vec::with_capacity(labels.len());
-        for i in 0..config.folds {
-            let file = units_dir.inner_unit(i, selection.chosen);
-            let text = std::fs::read_to_string(&file)
-                .with_context(|| format!("cannot read {}", file.display()))?;
-            let unit: UnitResult = serde_json::from_str(&text)
-                .with_context(|| format!("cannot parse {}", file.display()))?;
+        for (i, unit) in selection.chosen_units.iter().enumerate() {
             let held_out = unit
                 .detection_clips(
                     |c| session.targets[c].is_cry(),
                     |c| dataset.clips[c].seconds,
                 )
-                .with_context(|| format!("{} has no cry logits", file.display()))?;
+                .with_context(|| {
+                    let file = units_dir.inner_unit(i, selection.chosen);
+                    format!("{} has no cry logits", file.display())
+                })?;
             clips.extend(held_out);
         }
         let base = AlertPolicy::default();

@@ -38,12 +38,11 @@ impl DetectionClip {
         cry_logits: &[f32],
     ) -> Self {
         assert_eq!(starts.len(), cry_logits.len(), "one logit per window");
-        let rate = f64::from(SAMPLE_RATE_HZ);
         let (window_probs, window_ends) = starts
             .iter()
             .zip(cry_logits)
-            .filter(|(start, _)| *start % HOP_SAMPLES == 0)
-            .map(|(&start, &z)| (sigmoid(z), (start + WINDOW_SAMPLES) as f64 / rate))
+            .filter(|(start, _)| on_hop_grid(**start))
+            .map(|(&start, &z)| (sigmoid(z), window_end_seconds(start)))
             .unzip();
         Self {
             is_cry,
@@ -96,13 +95,25 @@ impl DetectionClip {
     }
 }
 
+/// Whether the scoring window starting at `start` (cry-core's `window_starts`) is one the
+/// stream also sees: the hop grid, without the end-aligned tail window. A clip shorter than a
+/// window keeps its one zero-padded window.
+fn on_hop_grid(start: usize) -> bool {
+    start % HOP_SAMPLES == 0
+}
+
+/// Stream time (seconds) at the end of the window starting at `start`, as the edge stamps it.
+fn window_end_seconds(start: usize) -> f64 {
+    (start + WINDOW_SAMPLES) as f64 / f64::from(SAMPLE_RATE_HZ)
+}
+
 /// The RMS level (dBFS) of each window a stream of model-rate `samples` yields (the windows
 /// [`DetectionClip::from_scoring_windows`] keeps): what the edge's energy gate measures.
 pub fn stream_window_levels(samples: &[f32]) -> Vec<f64> {
     let mut window = vec![0.0; WINDOW_SAMPLES];
     window_starts(samples.len(), WINDOW_SAMPLES, HOP_SAMPLES)
         .into_iter()
-        .filter(|s| s % HOP_SAMPLES == 0)
+        .filter(|&s| on_hop_grid(s))
         .map(|s| {
             copy_window(samples, s, &mut window);
             rms_dbfs(&window)
@@ -124,13 +135,12 @@ pub fn score_level(score: f32) -> f64 {
 impl DetectionClip {
     /// The energy gate's view of a clip: its stream windows' levels as scores.
     pub fn from_levels(is_cry: bool, seconds: f64, levels: &[f64]) -> Self {
-        let rate = f64::from(SAMPLE_RATE_HZ);
         Self {
             is_cry,
             seconds,
             window_probs: levels.iter().map(|&l| level_score(l)).collect(),
             window_ends: (0..levels.len())
-                .map(|i| (i * HOP_SAMPLES + WINDOW_SAMPLES) as f64 / rate)
+                .map(|i| window_end_seconds(i * HOP_SAMPLES))
                 .collect(),
         }
     }

@@ -10,7 +10,7 @@ use burn::module::{Module, Param};
 use burn::optim::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
-use cry_core::scoring::argmax;
+use cry_core::scoring::{argmax, mean_sigmoid};
 use rand::Rng;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
@@ -192,18 +192,6 @@ impl ClipScores {
             .as_ref()
             .map(|clips| clips.iter().map(|w| mean_sigmoid(w)).collect())
     }
-}
-
-/// The mean of `sigmoid(logit)` over `logits` (0 when empty).
-pub fn mean_sigmoid(logits: &[f32]) -> f32 {
-    if logits.is_empty() {
-        return 0.0;
-    }
-    logits
-        .iter()
-        .map(|&z| cry_core::scoring::sigmoid(z))
-        .sum::<f32>()
-        / logits.len() as f32
 }
 
 /// Mean reason logits over each clip's scoring windows and, with a cry head, every window's

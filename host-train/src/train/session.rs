@@ -104,6 +104,10 @@ pub struct Selection {
     pub train_seconds: f64,
     /// Seconds spent scoring.
     pub score_seconds: f64,
+    /// The chosen point's inner units in fold order, as [`Session::select`] ran or read them
+    /// (not stored with the selection).
+    #[serde(skip)]
+    pub chosen_units: Vec<UnitResult>,
 }
 
 /// What every unit of a run shares.
@@ -277,9 +281,11 @@ impl Session {
     ) -> anyhow::Result<Selection> {
         let points = self.grid.points();
         let mut scores = Vec::with_capacity(points.len());
+        let mut units_by_point = Vec::with_capacity(points.len());
         let (mut train_seconds, mut score_seconds) = (0.0, 0.0);
         for (c, hp) in points.iter().enumerate() {
             let mut f1 = Vec::with_capacity(folds.len());
+            let mut point_units = Vec::with_capacity(folds.len());
             for (i, fold) in folds.iter().enumerate() {
                 units.set_message(format!("inner {i} {hp}"));
                 let mut path = seed_path.to_vec();
@@ -289,9 +295,11 @@ impl Session {
                 f1.push(result.selection_score());
                 train_seconds += result.train_seconds;
                 score_seconds += result.score_seconds;
+                point_units.push(result);
                 units.inc(1);
             }
             scores.push((*hp, MeanStd::of(&f1)));
+            units_by_point.push(point_units);
         }
         let chosen = scores.iter().enumerate().fold(0, |best, (c, (_, s))| {
             if s.mean > scores[best].1.mean {
@@ -305,6 +313,7 @@ impl Session {
             chosen,
             train_seconds,
             score_seconds,
+            chosen_units: units_by_point.swap_remove(chosen),
         })
     }
 }
