@@ -283,4 +283,165 @@ fn nested_cv_scores_the_cry_head_against_the_energy_gate_on_the_same_folds() {
         assert_eq!(&bytes[1..4], b"PNG", "{png}");
     }
     assert!(out.join("detection-inputs.json").is_file());
+
+    held_out_recording_of(dir.path(), &out);
+}
+
+/// The end-to-end check's tools on the run `run` over the task in `dir`: `held-out-recording`
+/// lays outer fold 0's test clips end to end and writes the rest as a manifest `train` accepts;
+/// the recording streamed through edge-infer's detector gives JSON lines that `score-stream`
+/// counts against the truth.
+fn held_out_recording_of(dir: &Path, run: &Path) {
+    let data = dir.join("data");
+    let check = dir.join("e2e");
+    let printed = ok(host_train(&[
+        "held-out-recording",
+        "--run",
+        run.to_str().unwrap(),
+        "--outer-fold",
+        "0",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        check.to_str().unwrap(),
+    ]));
+    assert!(
+        String::from_utf8_lossy(&printed.stdout).contains("outer fold 0"),
+        "{}",
+        String::from_utf8_lossy(&printed.stdout)
+    );
+    let spec = read_json(&run.join("run.json"));
+    let fold = &spec["splits"][0];
+    let test: Vec<usize> = fold["test"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as usize)
+        .collect();
+    let truth = read_json(&check.join("truth.json"));
+    let segments = truth["segments"].as_array().unwrap();
+    assert_eq!(segments.len(), test.len(), "every test clip, once");
+    let mut listed: Vec<&str> = segments
+        .iter()
+        .map(|s| s["path"].as_str().unwrap())
+        .collect();
+    let mut want: Vec<&str> = test
+        .iter()
+        .map(|&i| spec["clips"][i]["path"].as_str().unwrap())
+        .collect();
+    listed.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(listed, want);
+    let mut end = 0.0;
+    for s in segments {
+        assert_eq!(s["start"].as_f64().unwrap(), end, "segments are contiguous");
+        end = s["end"].as_f64().unwrap();
+        assert_eq!(s["cry"].as_bool().unwrap(), s["label"] != "not_cry");
+    }
+    let whole = LoadOptions {
+        max_seconds: None,
+        ..LoadOptions::default()
+    };
+    let recording = load_clip(&check.join("recording.wav"), &whole).unwrap();
+    let seconds = recording.samples.len() as f64 / 16_000.0;
+    assert!(
+        (seconds - end).abs() < 1e-6,
+        "{seconds} s of audio, truth ends at {end}"
+    );
+    assert!((seconds - 5.0 * test.len() as f64).abs() < 1e-3);
+
+    // The manifest is the outer training part, and `train` takes it as it is.
+    let manifest = std::fs::read_to_string(check.join("train.csv")).unwrap();
+    let train_clips = fold["train"].as_array().unwrap().len();
+    assert_eq!(manifest.lines().count(), train_clips + 1, "{manifest}");
+    let model = dir.join("e2e-model");
+    let trained = ok(host_train(&[
+        "train",
+        "--data",
+        data.to_str().unwrap(),
+        "--manifest",
+        check.join("train.csv").to_str().unwrap(),
+        "--config",
+        "tiny",
+        "--grid",
+        dir.join("grid.json").to_str().unwrap(),
+        "--folds",
+        "2",
+        "--epochs",
+        "2",
+        "--out",
+        model.to_str().unwrap(),
+    ]));
+    let line = String::from_utf8_lossy(&trained.stdout).to_string();
+    assert!(
+        line.contains(&format!("trained on {train_clips} clips")),
+        "{line}"
+    );
+
+    // A two-head model streams the recording; every cry event is counted once.
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../edge-infer/tests/fixtures/tiny-two-head-fp32.onnx");
+    let engine = Engine::load(&fixture, &EngineOptions::default()).unwrap();
+    let config = DetectorConfig {
+        alert: engine.metadata().alert,
+        gate_dbfs: -200.0,
+        ..DetectorConfig::default()
+    };
+    let mut detector = Detector::new(engine.session().unwrap(), config).unwrap();
+    let mut events = Vec::new();
+    detector.push(&recording.samples, &mut events).unwrap();
+    let mut lines = edge_infer::output::EventWriter::new(Vec::new(), &engine.metadata().labels)
+        .with_cry_head(true);
+    for event in &events {
+        lines.write(event).unwrap();
+    }
+    let jsonl = check.join("events.jsonl");
+    std::fs::write(&jsonl, lines.into_inner()).unwrap();
+    let cries = events
+        .iter()
+        .filter(|e| matches!(e, Event::Cry { .. }))
+        .count();
+    let figures_path = check.join("figures.json");
+    let table = ok(host_train(&[
+        "score-stream",
+        "--truth",
+        check.join("truth.json").to_str().unwrap(),
+        "--events",
+        jsonl.to_str().unwrap(),
+        "--json",
+        figures_path.to_str().unwrap(),
+    ]));
+    let table = String::from_utf8_lossy(&table.stdout).to_string();
+    assert!(
+        table.contains("| false alarms per hour of non-cry audio |"),
+        "{table}"
+    );
+    let figures = read_json(&figures_path);
+    assert_eq!(figures["alerts"], cries);
+    assert_eq!(
+        figures["true_alerts"].as_u64().unwrap() + figures["false_alarms"].as_u64().unwrap(),
+        cries as u64
+    );
+    let cry_segments = segments.iter().filter(|s| s["cry"] == true).count();
+    assert_eq!(figures["cry_clips"], cry_segments);
+    assert!((figures["seconds"].as_f64().unwrap() - seconds).abs() < 1e-6);
+
+    // A fold the run does not have is refused by name.
+    let refused = host_train(&[
+        "held-out-recording",
+        "--run",
+        run.to_str().unwrap(),
+        "--outer-fold",
+        "7",
+        "--data",
+        data.to_str().unwrap(),
+        "--out",
+        check.to_str().unwrap(),
+    ]);
+    assert!(!refused.status.success());
+    assert!(
+        String::from_utf8_lossy(&refused.stderr).contains("has 3 outer folds"),
+        "{}",
+        String::from_utf8_lossy(&refused.stderr)
+    );
 }

@@ -218,6 +218,46 @@ pub struct MergeArgs {
     pub out: PathBuf,
 }
 
+/// `held-out-recording` arguments.
+#[derive(Debug, Args)]
+pub struct HeldOutRecordingArgs {
+    /// The nested-cv run directory (its `run.json` lists the clips and the split).
+    #[arg(long, value_name = "DIR")]
+    pub run: PathBuf,
+    /// The outer fold whose test clips make the recording (0-based).
+    #[arg(long, value_name = "K")]
+    pub outer_fold: usize,
+    /// The run's data roots, as given to it and in its order.
+    #[arg(long, value_name = "DIR", required = true)]
+    pub data: Vec<PathBuf>,
+    /// Clips longer than this many seconds are cut, as in the run.
+    #[arg(long, value_name = "SECONDS", default_value_t = DEFAULT_MAX_CLIP_SECONDS)]
+    pub max_clip_seconds: f32,
+    /// Seed of the clip order.
+    #[arg(long, default_value_t = 42)]
+    pub seed: u64,
+    /// Output directory: `recording.wav`, `truth.json`, `train.csv`.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+/// `score-stream` arguments.
+#[derive(Debug, Args)]
+pub struct ScoreStreamArgs {
+    /// `truth.json` from `held-out-recording`.
+    #[arg(long, value_name = "FILE")]
+    pub truth: PathBuf,
+    /// The JSON lines `edge-infer stream` printed over its recording.
+    #[arg(long, value_name = "FILE.jsonl")]
+    pub events: PathBuf,
+    /// The model's window in seconds (`export --window-seconds`).
+    #[arg(long, default_value_t = f64::from(cry_core::contract::WINDOW_SECONDS))]
+    pub window_seconds: f64,
+    /// Also write the figures as JSON here.
+    #[arg(long, value_name = "FILE")]
+    pub json: Option<PathBuf>,
+}
+
 /// `bench` arguments.
 #[derive(Debug, Args)]
 pub struct BenchArgs {

@@ -54,6 +54,13 @@ pub enum Command {
     /// Combine outer folds run as separate jobs (`nested-cv --outer-fold k`) into one report.
     #[command(after_help = EXIT_CODES)]
     Merge(MergeArgs),
+    /// Lay one outer fold's test clips end to end into a WAV with its truth, and write its
+    /// training part as a manifest: the inputs of the end-to-end check of `edge-infer stream`.
+    #[command(name = "held-out-recording", after_help = EXIT_CODES)]
+    HeldOutRecording(HeldOutRecordingArgs),
+    /// Count the alerts `edge-infer stream` raised over a `held-out-recording` against its truth.
+    #[command(name = "score-stream", after_help = EXIT_CODES)]
+    ScoreStream(ScoreStreamArgs),
 }
 
 /// Runs a parsed command line; `command` is the original text, kept in reports.
@@ -157,6 +164,32 @@ pub fn run(cli: Cli, command: String) -> Result<(), CliError> {
                 out: args.out,
             })?;
             print!("{}", report.to_markdown());
+        }
+        Command::HeldOutRecording(args) => {
+            let written = commands::held_out_recording::run(
+                &commands::held_out_recording::HeldOutRecordingConfig {
+                    run: args.run,
+                    outer_fold: args.outer_fold,
+                    roots: args.data,
+                    max_clip_seconds: args.max_clip_seconds,
+                    seed: args.seed,
+                    out: args.out,
+                },
+            )?;
+            print!("{}", written.summary());
+        }
+        Command::ScoreStream(args) => {
+            if args.window_seconds.is_nan() || args.window_seconds <= 0.0 {
+                return Err(usage("--window-seconds", "must be positive").into());
+            }
+            let figures =
+                commands::score_stream::run(&commands::score_stream::ScoreStreamConfig {
+                    truth: args.truth,
+                    events: args.events,
+                    window_seconds: args.window_seconds,
+                    json: args.json,
+                })?;
+            print!("{}", figures.to_markdown());
         }
     }
     Ok(())

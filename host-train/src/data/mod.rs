@@ -223,6 +223,27 @@ impl DataSource {
             .join(" + ")
     }
 
+    /// Each root with the folder name that prefixes its clips' paths when there are several
+    /// roots: the root's own folder name, made unique with `-2`, `-3`, ... in root order.
+    pub fn root_names(&self) -> Vec<(String, &PathBuf)> {
+        let mut named: Vec<(String, &PathBuf)> = Vec::new();
+        for root in self.roots() {
+            let base = root
+                .canonicalize()
+                .unwrap_or_else(|_| root.clone())
+                .file_name()
+                .map_or_else(|| "data".to_string(), |n| n.to_string_lossy().to_string());
+            let mut name = base.clone();
+            let mut k = 1;
+            while named.iter().any(|(n, _)| *n == name) {
+                k += 1;
+                name = format!("{base}-{k}");
+            }
+            named.push((name, root));
+        }
+        named
+    }
+
     /// The candidate files of every root. With several roots each relative path is prefixed
     /// with its root's folder name (made unique with `-2`, `-3`, ... when two roots share one),
     /// so paths never collide and a reader sees where each clip came from; duplicates across
@@ -240,20 +261,7 @@ impl DataSource {
             };
         }
         let mut all = Scan::default();
-        let mut names: Vec<String> = Vec::new();
-        for root in self.roots() {
-            let base = root
-                .canonicalize()
-                .unwrap_or_else(|_| root.clone())
-                .file_name()
-                .map_or_else(|| "data".to_string(), |n| n.to_string_lossy().to_string());
-            let mut name = base.clone();
-            let mut k = 1;
-            while names.contains(&name) {
-                k += 1;
-                name = format!("{base}-{k}");
-            }
-            names.push(name.clone());
+        for (name, root) in self.root_names() {
             let Scan {
                 candidates,
                 skipped,

@@ -4,6 +4,7 @@ mod baselines;
 pub mod detection;
 mod metrics;
 mod stats;
+pub mod stream_check;
 mod summary;
 
 pub use baselines::{Baseline, BaselineFold, BaselineResult, score_baselines};
