@@ -18,6 +18,8 @@ fi
 # (any recent one) drives it.
 export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
+# C and assembly in dependencies (ring, for MQTT over TLS) for the Pi.
+export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
 # Tests and `cargo run` go through qemu; the integration tests also use EDGE_INFER_RUNNER to
 # start the binary under qemu without binfmt_misc.
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER=qemu-aarch64-static

@@ -2,9 +2,10 @@
 //! configs of [`crate::config`]. Flag names live here and nowhere else: a library error about a
 //! value becomes a [`UsageError`] that names the flag.
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, CommandFactory, Parser, Subcommand, ValueEnum};
 use cry_core::audio::Bandwidth;
 use cry_core::contract::SAMPLE_RATE_HZ;
 
@@ -39,11 +40,11 @@ pub enum Command {
     #[command(after_help = EXIT_CODES)]
     Classify(ClassifyArgs),
     /// Run a WAV file or raw PCM on stdin through the streaming pipeline; JSON lines out.
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES, args_override_self = true)]
     Stream(StreamArgs),
     /// Listen to a microphone; JSON lines out, logs on stderr (needs a build with the `mic`
     /// feature).
-    #[command(after_help = EXIT_CODES)]
+    #[command(after_help = EXIT_CODES, args_override_self = true)]
     Listen(ListenArgs),
     /// List audio input devices (needs a build with the `mic` feature).
     #[command(after_help = EXIT_CODES)]
@@ -166,9 +167,77 @@ impl DetectorArgs {
     }
 }
 
-/// What `stream` and `listen` share: the capture ring, the model and the detector.
+/// Where alerts go besides stdout.
+#[derive(Debug, Args)]
+pub struct AlertArgs {
+    /// Publish alerts to an MQTT broker: `mqtt://[user@]host[:port]/PREFIX`, or `mqtts://` for
+    /// TLS. The password comes from --mqtt-password-file or the environment variable
+    /// EDGE_INFER_MQTT_PASSWORD, never from the command line.
+    #[arg(long, value_name = "URL")]
+    pub mqtt: Option<String>,
+    /// File whose first line is the MQTT password.
+    #[arg(long, value_name = "FILE", requires = "mqtt")]
+    pub mqtt_password_file: Option<PathBuf>,
+    /// PEM file of the CA that signed the broker's certificate (mqtts://; default: the
+    /// system's roots).
+    #[arg(long, value_name = "FILE", requires = "mqtt")]
+    pub mqtt_ca: Option<PathBuf>,
+    /// MQTT client id (default: `edge-infer-` and the topic prefix).
+    #[arg(long, value_name = "ID", requires = "mqtt")]
+    pub mqtt_client_id: Option<String>,
+    /// Alert events held while the broker is away; more are counted in `health`.
+    #[arg(long, value_name = "N", default_value_t = crate::alerts::mqtt::DEFAULT_QUEUE_EVENTS)]
+    pub mqtt_queue: usize,
+    /// Seconds between `health` messages.
+    #[arg(long, value_name = "S", default_value_t = crate::alerts::mqtt::DEFAULT_HEALTH_SECONDS)]
+    pub mqtt_health_seconds: u64,
+    /// Announce the monitor to Home Assistant (MQTT discovery): a crying binary sensor, a
+    /// reason sensor and a cry event entity.
+    #[arg(long, requires = "mqtt")]
+    pub ha_discovery: bool,
+    /// Home Assistant's discovery prefix.
+    #[arg(long, value_name = "PREFIX", default_value = "homeassistant")]
+    pub ha_prefix: String,
+    /// The device name Home Assistant shows.
+    #[arg(long, value_name = "NAME", default_value = "Cry monitor")]
+    pub ha_name: String,
+    /// Delete this monitor's Home Assistant entities (empty retained configs) and exit.
+    #[arg(long, requires = "mqtt")]
+    pub ha_remove: bool,
+}
+
+impl AlertArgs {
+    fn into_config(self) -> Result<Option<crate::alerts::AlertsConfig>, UsageError> {
+        let Some(url) = self.mqtt else {
+            return Ok(None);
+        };
+        if self.mqtt_queue == 0 {
+            return Err(UsageError("--mqtt-queue must be at least 1".into()));
+        }
+        let ha = (self.ha_discovery || self.ha_remove).then_some((self.ha_prefix, self.ha_name));
+        crate::alerts::alerts_config(
+            &url,
+            self.mqtt_password_file.as_deref(),
+            self.mqtt_ca,
+            self.mqtt_client_id,
+            self.mqtt_queue,
+            self.mqtt_health_seconds,
+            ha,
+            self.ha_remove,
+        )
+        .map(Some)
+        .map_err(|e| UsageError(format!("--mqtt: {e}")))
+    }
+}
+
+/// What `stream` and `listen` share: the capture ring, the model, the detector and the alerts.
 #[derive(Debug, Args)]
 pub struct PipelineArgs {
+    /// TOML file of these options, named as the flags without the leading dashes
+    /// (`model = "/var/lib/edge-infer/cry.onnx"`, `mqtt = "mqtt://monitor@broker/nursery"`,
+    /// `ha_discovery = true`); flags on the command line override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
     /// Capacity of the capture ring in seconds.
     #[arg(long, default_value_t = 2.0)]
     pub ring_seconds: f32,
@@ -176,6 +245,8 @@ pub struct PipelineArgs {
     pub model: ModelArgs,
     #[command(flatten)]
     pub detector: DetectorArgs,
+    #[command(flatten)]
+    pub alerts: AlertArgs,
 }
 
 impl PipelineArgs {
@@ -191,6 +262,7 @@ impl PipelineArgs {
             detector,
             overrides,
             model,
+            alerts: self.alerts.into_config()?,
         })
     }
 }
@@ -359,5 +431,156 @@ impl BenchArgs {
             },
             json: self.json,
         })
+    }
+}
+
+/// The command line with `--config FILE` (for `stream` and `listen`) spliced in: the file's
+/// options go right after the subcommand, so the flags written on the command line, which come
+/// later, override them. A key that is not an option of the subcommand, or a value that is not a
+/// string, number or boolean, is an error naming the file and the key.
+pub fn with_config_file(args: Vec<OsString>) -> Result<Vec<OsString>, UsageError> {
+    let Some(sub) = args.get(1).and_then(|a| a.to_str()) else {
+        return Ok(args);
+    };
+    if !matches!(sub, "stream" | "listen") {
+        return Ok(args);
+    }
+    let mut path = None;
+    for (i, a) in args.iter().enumerate().skip(2) {
+        let Some(a) = a.to_str() else { continue };
+        if a == "--" {
+            break;
+        }
+        if let Some(p) = a.strip_prefix("--config=") {
+            path = Some(PathBuf::from(p));
+        } else if a == "--config" {
+            path = args.get(i + 1).map(PathBuf::from);
+        }
+    }
+    let Some(path) = path else {
+        return Ok(args);
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| UsageError(format!("--config {}: {e}", path.display())))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e| UsageError(format!("--config {}: not TOML: {e}", path.display())))?;
+    let command = Cli::command();
+    let sub_command = command
+        .find_subcommand(sub)
+        .expect("stream and listen are subcommands");
+    let known: Vec<String> = sub_command
+        .get_arguments()
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .collect();
+    let mut from_file: Vec<OsString> = Vec::new();
+    for (key, value) in &table {
+        let flag = key.replace('_', "-");
+        let bad = |why: &str| UsageError(format!("--config {}: `{key}` {why}", path.display()));
+        if flag == "config" || !known.contains(&flag) {
+            return Err(bad(&format!("is not an option of `{sub}`")));
+        }
+        match value {
+            toml::Value::Boolean(true) => from_file.push(format!("--{flag}").into()),
+            toml::Value::Boolean(false) => {}
+            toml::Value::String(s) => {
+                from_file.extend([format!("--{flag}"), s.clone()].map(Into::into))
+            }
+            toml::Value::Integer(n) => {
+                from_file.extend([format!("--{flag}"), n.to_string()].map(Into::into))
+            }
+            toml::Value::Float(x) => {
+                from_file.extend([format!("--{flag}"), x.to_string()].map(Into::into))
+            }
+            _ => return Err(bad("must be a string, a number or true/false")),
+        }
+    }
+    let mut out = args[..2].to_vec();
+    out.extend(from_file);
+    out.extend(args[2..].iter().cloned());
+    Ok(out)
+}
+
+#[cfg(test)]
+mod config_file_tests {
+    use super::*;
+
+    fn args(list: &[&str]) -> Vec<OsString> {
+        list.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn file_options_come_first_so_flags_override_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("edge-infer.toml");
+        std::fs::write(
+            &file,
+            "model = \"/m.onnx\"\nthreads = 2\ngate_dbfs = -45.5\nha_discovery = true\nrealtime = false\nmqtt = \"mqtt://h/p\"\n",
+        )
+        .unwrap();
+        let f = file.to_str().unwrap();
+        let out = with_config_file(args(&[
+            "edge-infer",
+            "stream",
+            "--config",
+            f,
+            "--input",
+            "a.wav",
+            "--threads",
+            "4",
+        ]))
+        .unwrap();
+        let text: Vec<&str> = out.iter().map(|a| a.to_str().unwrap()).collect();
+        assert_eq!(&text[..2], ["edge-infer", "stream"],);
+        let mut file_part: Vec<&str> = text[2..text.len() - 6].to_vec();
+        file_part.sort_unstable();
+        let mut want = vec![
+            "--model",
+            "/m.onnx",
+            "--threads",
+            "2",
+            "--gate-dbfs",
+            "-45.5",
+            "--ha-discovery",
+            "--mqtt",
+            "mqtt://h/p",
+        ];
+        want.sort_unstable();
+        assert_eq!(file_part, want);
+        let cli = Cli::try_parse_from(&out).unwrap();
+        let Command::Stream(stream) = cli.command else {
+            panic!("stream")
+        };
+        assert_eq!(
+            stream.pipeline.model.threads,
+            Some(4),
+            "the command line wins"
+        );
+        assert_eq!(stream.pipeline.model.model, PathBuf::from("/m.onnx"));
+        assert_eq!(stream.pipeline.detector.gate_dbfs, -45.5);
+        assert!(!stream.realtime);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_name_the_file_and_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("c.toml");
+        let f = file.to_str().unwrap().to_string();
+        let run = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            with_config_file(args(&["edge-infer", "listen", "--config", &f]))
+        };
+        let err = run("modle = \"x\"\n").unwrap_err().0;
+        assert!(err.contains("c.toml") && err.contains("`modle`"), "{err}");
+        let err = run("threads = [1, 2]\n").unwrap_err().0;
+        assert!(
+            err.contains("`threads`") && err.contains("string, a number"),
+            "{err}"
+        );
+        let err = run("threads = \n").unwrap_err().0;
+        assert!(err.contains("not TOML"), "{err}");
+        // Other subcommands and command lines without --config pass through untouched.
+        let plain = args(&["edge-infer", "classify", "--config", "x", "a.wav"]);
+        assert_eq!(with_config_file(plain.clone()).unwrap(), plain);
     }
 }

@@ -108,6 +108,8 @@ pub struct PipelineConfig {
     pub detector: DetectorConfig,
     /// The detector flags that were given, over a two-head model's stored policy.
     pub overrides: AlertOverrides,
+    /// `--mqtt` and its options.
+    pub alerts: Option<crate::alerts::AlertsConfig>,
 }
 
 impl PipelineConfig {
@@ -215,6 +217,7 @@ mod tests {
             },
             detector: DetectorConfig::default(),
             overrides,
+            alerts: None,
         }
     }
 

@@ -20,13 +20,17 @@ pub const EXIT_MODEL: i32 = 3;
 pub const EXIT_AUDIO: i32 = 4;
 /// Exit status: no such audio device, capture failed, or this build has no microphone support.
 pub const EXIT_DEVICE: i32 = 5;
+/// Exit status: the MQTT broker refused the credentials, its TLS certificate did not verify, or
+/// `--ha-remove` could not finish. (A broker that cannot be reached is retried, not an error.)
+pub const EXIT_ALERTS: i32 = 6;
 
 /// The exit codes as `--help` shows them.
 pub const EXIT_CODES_HELP: &str = "Exit codes: 0 success (also a stream stopped with Ctrl-C); 1 \
 unexpected failure; 2 invalid arguments; 3 model missing or unusable (not ONNX, metadata or \
 input/output contract not met); 4 audio input unusable (undecodable file, stdin not in the \
 declared format); 5 audio device missing or capture failed (also `listen` and `devices` in a \
-build without the `mic` feature).";
+build without the `mic` feature); 6 MQTT broker refused the credentials or its TLS certificate \
+did not verify (an unreachable broker is retried, never an exit), or --ha-remove did not finish.";
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +70,12 @@ pub enum Error {
     /// The SIGINT handler could not be installed.
     #[error("cannot install the SIGINT handler")]
     Interrupt(#[from] ctrlc::Error),
+    /// Alerts cannot be published (a configuration the broker rejects).
+    #[error("MQTT alerts stopped")]
+    Alerts(#[from] crate::alerts::MqttError),
+    /// `--ha-remove` did not finish.
+    #[error("cannot remove the Home Assistant entities")]
+    HaRemove(#[from] crate::alerts::RemoveError),
 }
 
 impl Error {
@@ -78,6 +88,7 @@ impl Error {
             Error::Detector(e) | Error::Pump(PumpError::Detector(e)) => detector_code(e),
             Error::Capture(_) => EXIT_DEVICE,
             Error::FilesFailed { .. } => EXIT_AUDIO,
+            Error::Alerts(_) | Error::HaRemove(_) => EXIT_ALERTS,
             Error::Pump(PumpError::Output(_))
             | Error::Output(_)
             | Error::Json(_)
@@ -135,7 +146,7 @@ mod tests {
     #[test]
     fn nested_errors_keep_their_class() {
         let lost = || SourceError::DeviceLost("gone".into());
-        let cases: [(Error, i32); 8] = [
+        let cases: [(Error, i32); 9] = [
             (UsageError("--hop".into()).into(), EXIT_USAGE),
             (
                 EngineError::Missing {
@@ -155,6 +166,14 @@ mod tests {
                 EXIT_USAGE,
             ),
             (CaptureError::NotBuilt.into(), EXIT_DEVICE),
+            (
+                crate::alerts::MqttError::Refused {
+                    target: "mqtt://h:1883/p".into(),
+                    reason: "not authorised".into(),
+                }
+                .into(),
+                EXIT_ALERTS,
+            ),
             (
                 Error::FilesFailed {
                     failed: 1,

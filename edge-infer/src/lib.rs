@@ -9,6 +9,9 @@
 //!   last window every hop), classification above the energy gate, and the decision (smoothing,
 //!   debounce, calm) that produces typed [`stream::Event`]s.
 //! - [`output`]: events and classify results as JSON lines.
+//! - [`alerts`]: events to an MQTT broker (state, reason, events, status, health) with Home
+//!   Assistant discovery, from a thread of their own with a bounded, acknowledged outbox.
+//! - [`service`]: systemd `Type=notify` readiness and a watchdog fed by the inference loop.
 //! - [`capture`]: the microphone (cpal, cargo feature `mic`): its callback only pushes into a
 //!   lock-free ring; a lost device is reopened with backoff.
 //! - [`bench`]: what the board can do: load time, per-window latency, real-time factor, RSS.
@@ -18,6 +21,7 @@
 //!
 //! `edge-infer` depends on `cry-core` and tract, never on burn.
 
+pub mod alerts;
 pub mod bench;
 pub mod capture;
 pub mod cli;
@@ -28,6 +32,7 @@ pub mod error;
 pub mod interrupt;
 pub mod output;
 pub mod scoring;
+pub mod service;
 pub mod stream;
 pub mod sysinfo;
 

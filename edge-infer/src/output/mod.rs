@@ -6,3 +6,17 @@ pub mod events;
 pub mod json;
 
 pub use events::EventWriter;
+
+use crate::stream::decision::Event;
+
+/// Where the streaming loop hands its events: the JSON lines, and with `--mqtt` the alerts too.
+pub trait EventSink {
+    /// Takes one event.
+    fn write(&mut self, event: &Event) -> std::io::Result<()>;
+}
+
+impl<W: std::io::Write> EventSink for EventWriter<W> {
+    fn write(&mut self, event: &Event) -> std::io::Result<()> {
+        EventWriter::write(self, event)
+    }
+}

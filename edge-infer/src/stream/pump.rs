@@ -1,14 +1,13 @@
 //! The read loop on the caller's side: reads an [`AudioSource`], pushes into a [`Detector`] and
 //! writes its events, until the source ends or a stop is requested.
 
-use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::decision::Event;
 use super::detector::{Detector, DetectorError};
 use super::source::{AudioSource, Read, SourceError};
 use crate::engine::Classifier;
-use crate::output::EventWriter;
+use crate::output::EventSink;
 
 /// Interleaved samples read from the source per call.
 const READ_SAMPLES: usize = 4096;
@@ -55,11 +54,11 @@ impl Default for Pump {
 impl Pump {
     /// Reads `source` until it ends or `stop` is raised, pushing into `detector` and writing its
     /// events to `out`.
-    pub fn run<C: Classifier, W: Write>(
+    pub fn run<C: Classifier>(
         &mut self,
         source: &mut dyn AudioSource,
         detector: &mut Detector<C>,
-        out: &mut EventWriter<W>,
+        out: &mut impl EventSink,
         stop: &AtomicBool,
     ) -> Result<Stop, PumpError> {
         detector.set_format(source.format())?;

@@ -1,0 +1,144 @@
+//! Alerts that leave the device: MQTT ([`mqtt`]), with Home Assistant discovery ([`topics`]),
+//! to a broker named by a URL ([`target`]). The pipeline hands events to [`Alerting`], which
+//! prints them and passes them to the publisher's thread without waiting on the network.
+
+pub mod mqtt;
+pub mod target;
+pub mod topics;
+
+use std::io;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub use mqtt::{DeliveryStats, MqttAlerts, MqttError, MqttSettings};
+pub use target::{MqttTarget, PASSWORD_ENV, Secret, TargetError};
+pub use topics::{Discovery, Topics};
+
+use crate::output::EventSink;
+use crate::stream::decision::Event;
+
+/// `--mqtt` and the options that go with it, validated (the labels come with the model).
+#[derive(Debug, Clone)]
+pub struct AlertsConfig {
+    /// Broker, credentials, TLS, discovery, queue.
+    pub mqtt: MqttSettings,
+    /// `--ha-remove`: delete the Home Assistant entities and exit.
+    pub ha_remove: bool,
+}
+
+impl AlertsConfig {
+    /// The publisher's settings for a model with these class names.
+    pub fn settings_for(&self, labels: &[String]) -> MqttSettings {
+        MqttSettings {
+            labels: labels.to_vec(),
+            ..self.mqtt.clone()
+        }
+    }
+}
+
+/// Builds the alert settings from the flags; the password from `password_file` or the
+/// environment.
+#[allow(clippy::too_many_arguments)]
+pub fn alerts_config(
+    url: &str,
+    password_file: Option<&std::path::Path>,
+    ca_file: Option<PathBuf>,
+    client_id: Option<String>,
+    queue_events: usize,
+    health_seconds: u64,
+    ha: Option<(String, String)>,
+    ha_remove: bool,
+) -> Result<AlertsConfig, TargetError> {
+    let target = MqttTarget::parse(url)?;
+    let password = target::read_password(&target, password_file, std::env::var(PASSWORD_ENV).ok())?;
+    let discovery = ha.map(|(prefix, name)| Discovery::new(prefix, &target.prefix, name));
+    let client_id =
+        client_id.unwrap_or_else(|| format!("edge-infer-{}", topics::sanitize_id(&target.prefix)));
+    Ok(AlertsConfig {
+        mqtt: MqttSettings {
+            target,
+            password,
+            ca_file,
+            client_id,
+            discovery,
+            queue_events,
+            health_every: Duration::from_secs(health_seconds.max(1)),
+            labels: Vec::new(),
+        },
+        ha_remove,
+    })
+}
+
+/// The JSON lines, and the MQTT publisher when there is one.
+pub struct Alerting<'a, S> {
+    /// Where events are printed.
+    pub lines: S,
+    /// The publisher.
+    pub mqtt: Option<&'a MqttAlerts>,
+}
+
+impl<S: EventSink> EventSink for Alerting<'_, S> {
+    fn write(&mut self, event: &Event) -> io::Result<()> {
+        if let Some(mqtt) = self.mqtt {
+            mqtt.observe(event);
+            if let Some(fatal) = mqtt.fatal() {
+                return Err(io::Error::other(fatal));
+            }
+        }
+        self.lines.write(event)
+    }
+}
+
+/// Publishes the empty retained configs that delete a monitor's Home Assistant entities, and
+/// waits (up to `timeout`) until the broker has them.
+pub fn remove_discovery(settings: &MqttSettings, timeout: Duration) -> Result<(), RemoveError> {
+    let removals = settings
+        .discovery
+        .as_ref()
+        .map(Discovery::removals)
+        .unwrap_or_default();
+    mqtt::publish_once(settings, removals, timeout)
+}
+
+/// Why `--ha-remove` did not finish.
+pub type RemoveError = mqtt::OnceError;
+
+/// How long a stopping stream waits for queued alerts to reach the broker.
+pub const FLUSH: Duration = Duration::from_secs(5);
+
+/// With `--ha-remove`: removes the entities and says so (`Some`); otherwise `None`.
+pub fn remove_if_asked(config: Option<&AlertsConfig>) -> Option<Result<(), RemoveError>> {
+    let config = config.filter(|c| c.ha_remove)?;
+    let result = remove_discovery(&config.mqtt, Duration::from_secs(10));
+    if result.is_ok() {
+        log::info!(
+            "removed the Home Assistant entities of {} (node {})",
+            config.mqtt.target,
+            config
+                .mqtt
+                .discovery
+                .as_ref()
+                .map_or("", |d| d.node_id.as_str())
+        );
+    }
+    Some(result)
+}
+
+/// Stops the publisher after the stream ended, flushing for up to [`FLUSH`], and logs the
+/// delivery counts; the error when the broker rejected the configuration.
+pub fn finish(alerts: Option<MqttAlerts>) -> Result<(), MqttError> {
+    let Some(alerts) = alerts else {
+        return Ok(());
+    };
+    let stats = alerts.shutdown(FLUSH)?;
+    let line = format!(
+        "MQTT: {} alert events delivered, {} undelivered in the queue, {} beyond the queue bound",
+        stats.delivered, stats.queued, stats.overflowed
+    );
+    if stats.queued + stats.overflowed > 0 {
+        log::warn!("{line}");
+    } else {
+        log::info!("{line}");
+    }
+    Ok(())
+}
