@@ -690,3 +690,48 @@ fn certificates(host: &str) -> (String, String, String) {
     let cert = params.signed_by(&key, &issuer).unwrap();
     (ca_cert.pem(), cert.pem(), key.serialize_pem())
 }
+
+/// A loopback proxy to `port` that waits `delay` before it connects each client through, as a
+/// slow network or TLS handshake would.
+fn slow_proxy(port: u16, delay: Duration) -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let proxy_port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for client in listener.incoming() {
+            let Ok(client) = client else { return };
+            std::thread::spawn(move || {
+                std::thread::sleep(delay);
+                let Ok(upstream) = TcpStream::connect(("127.0.0.1", port)) else {
+                    return;
+                };
+                let (mut a, mut b) = (client.try_clone().unwrap(), upstream.try_clone().unwrap());
+                std::thread::spawn(move || {
+                    let _ = std::io::copy(&mut a, &mut b);
+                });
+                let (mut c, mut d) = (upstream, client);
+                let _ = std::io::copy(&mut c, &mut d);
+            });
+        }
+    });
+    proxy_port
+}
+
+#[test]
+fn a_connection_that_takes_longer_than_a_poll_still_connects() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path(), "allow_anonymous true");
+    let proxy = slow_proxy(broker.port, Duration::from_millis(400));
+    let file = cycles_file(dir.path(), 1);
+    let model = two_head();
+    let url = format!("mqtt://127.0.0.1:{proxy}/slow");
+    let out = succeeded(edge(&stream_args(
+        file.to_str().unwrap(),
+        model.to_str().unwrap(),
+        &url,
+    )));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("2 alert events delivered, 0 undelivered"),
+        "{stderr}"
+    );
+}

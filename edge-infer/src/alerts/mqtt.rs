@@ -38,6 +38,10 @@ pub const DEFAULT_QUEUE_EVENTS: usize = 1000;
 pub const DEFAULT_HEALTH_SECONDS: u64 = 60;
 
 const POLL: Duration = Duration::from_millis(50);
+/// How long one connection attempt may take (TCP, TLS, CONNACK) before it is given up; the
+/// client's own connection timeout (5 s) ends it first. A poll shorter than that would cancel
+/// every attempt that needs more than one poll, which a TLS handshake on a Pi over Wi-Fi can.
+const CONNECT_WAIT: Duration = Duration::from_secs(10);
 const BACKOFF_MIN: Duration = Duration::from_millis(500);
 const BACKOFF_MAX: Duration = Duration::from_secs(30);
 
@@ -366,8 +370,9 @@ pub fn publish_once(
     let deadline = Instant::now() + timeout;
     let mut last = String::from("no answer");
     let mut waiting: Option<usize> = None;
-    while Instant::now() < deadline {
-        match connection.recv_timeout(POLL) {
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        // The whole remaining time: a shorter wait would cancel a connection attempt midway.
+        match connection.recv_timeout(left) {
             Ok(Ok(MqttEvent::Incoming(Packet::ConnAck(_)))) => {
                 for (topic, payload) in &messages {
                     client
@@ -486,7 +491,8 @@ impl Worker {
                 self.say_goodbye(&mut connection);
                 return;
             }
-            match connection.recv_timeout(POLL) {
+            let wait = if self.connected { POLL } else { CONNECT_WAIT };
+            match connection.recv_timeout(wait) {
                 Ok(Ok(event)) => self.on_event(event),
                 Ok(Err(error)) => {
                     if !self.on_error(&error) {
