@@ -735,3 +735,54 @@ fn a_connection_that_takes_longer_than_a_poll_still_connects() {
         "{stderr}"
     );
 }
+
+#[test]
+fn discovery_is_sent_again_when_home_assistant_comes_back_online() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = Broker::start(dir.path(), "allow_anonymous true");
+    let mut sub = Subscriber::new(broker.port, "sub-ha", &["homeassistant/+/room/+/config"]);
+    let model = two_head();
+    let url = broker.url("room");
+    let mut args = stdin_args(model.to_str().unwrap(), &url);
+    args.push("--ha-discovery");
+    let edge = Streamer::start(&args);
+    let first = sub.wait_for(
+        "homeassistant/event/room/cry_event/config",
+        Duration::from_secs(30),
+        |p| !p.is_empty(),
+    );
+    assert!(first.is_some(), "discovery on connection");
+    let before = sub.seen.len();
+    // Home Assistant announces its restart on its birth topic.
+    let mut options = MqttOptions::new("fake-home-assistant", "127.0.0.1", broker.port);
+    options.set_keep_alive(Duration::from_secs(5));
+    let (ha, mut connection) = Client::new(options, 4);
+    ha.publish("homeassistant/status", QoS::AtLeastOnce, false, "online")
+        .unwrap();
+    std::thread::spawn(move || for _ in connection.iter() {});
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut again: Vec<String> = Vec::new();
+    while again.len() < 3 {
+        assert!(Instant::now() < deadline, "re-sent so far: {again:?}");
+        let left = deadline.saturating_duration_since(Instant::now());
+        if let Ok(m) = sub.rx.recv_timeout(left) {
+            sub.seen.push(m.clone());
+            if !again.contains(&m.topic) {
+                again.push(m.topic);
+            }
+        }
+    }
+    assert!(sub.seen.len() > before);
+    again.sort_unstable();
+    assert_eq!(
+        again,
+        [
+            "homeassistant/binary_sensor/room/crying/config",
+            "homeassistant/event/room/cry_event/config",
+            "homeassistant/sensor/room/cry_reason/config",
+        ]
+    );
+    let (status, stderr) = edge.finish();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("Home Assistant came online"), "{stderr}");
+}
