@@ -11,6 +11,8 @@
 //! - [`output`]: events and classify results as JSON lines.
 //! - [`alerts`]: events to an MQTT broker (state, reason, events, status, health) with Home
 //!   Assistant discovery, from a thread of their own with a bounded, acknowledged outbox.
+//! - [`pipeline`]: what `stream` and `listen` share once the model is loaded: the detector and
+//!   where its events go (stdout, MQTT, the watchdog).
 //! - [`service`]: systemd `Type=notify` readiness and a watchdog fed by the inference loop.
 //! - [`capture`]: the microphone (cpal, cargo feature `mic`): its callback only pushes into a
 //!   lock-free ring; a lost device is reopened with backoff.
@@ -31,6 +33,7 @@ pub mod engine;
 pub mod error;
 pub mod interrupt;
 pub mod output;
+pub mod pipeline;
 pub mod scoring;
 pub mod service;
 pub mod stream;

@@ -402,13 +402,7 @@ struct Streamer {
 
 impl Streamer {
     fn start(args: &[&str]) -> Self {
-        let mut child = edge_command()
-            .args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("edge-infer starts");
+        let mut child = spawn_edge(args);
         let stdout = child.stdout.take().unwrap();
         let (tx, lines) = mpsc::channel();
         std::thread::spawn(move || {

@@ -1,13 +1,12 @@
 //! `edge-infer listen`: a microphone through the streaming pipeline, reopened when it is lost.
 
-use crate::alerts::{self, Alerting, MqttAlerts};
+use crate::alerts;
 use crate::capture::{self, reconnect};
 use crate::config::ListenConfig;
 use crate::error::Error;
 use crate::interrupt;
-use crate::output::EventWriter;
-use crate::service::{Notifier, Watched};
-use crate::stream::{AudioSource, Detector, Pump, PumpError, SourceError, Stop};
+use crate::pipeline::{self, Outputs};
+use crate::stream::{AudioSource, Pump, PumpError, SourceError, Stop};
 
 const READY: &str = "listening";
 
@@ -28,36 +27,16 @@ pub fn run(config: &ListenConfig) -> Result<(), Error> {
         capture.source.format().sample_rate,
         capture.source.format().channels
     );
-    let detector_config = pipeline.detector_for(engine.metadata())?;
-    let cry_head = detector_config.alert.is_some();
-    let mut detector = Detector::new(engine.session()?, detector_config)?;
+    let (mut detector, cry_head) = pipeline::detector(pipeline, &engine)?;
     let labels = &engine.metadata().labels;
-    let mqtt = match &pipeline.alerts {
-        Some(a) => Some(MqttAlerts::start(a.settings_for(labels))?),
-        None => None,
-    };
-    let mut notifier = Notifier::from_env();
-    notifier.ready(READY);
-    let mut out = Watched {
-        inner: Alerting {
-            lines: EventWriter::new(std::io::stdout().lock(), labels).with_cry_head(cry_head),
-            mqtt: mqtt.as_ref(),
-        },
-        notifier: &mut notifier,
-    };
+    let mut outputs = Outputs::start(pipeline, labels, READY)?;
+    let mut out = outputs.sink(labels, cry_head);
     let mut pump = Pump::default();
-    loop {
+    let stopped = loop {
         let pumped = pump.run(&mut capture.source, &mut detector, &mut out, stop);
-        if let Some(fatal) = mqtt.as_ref().and_then(MqttAlerts::fatal) {
-            return Err(fatal.into());
-        }
+        out.fatal()?;
         match pumped {
-            Ok(stopped) => {
-                out.inner.lines.write_summary(detector.summary(), stopped)?;
-                out.notifier.stopping();
-                alerts::finish(mqtt)?;
-                return Ok(());
-            }
+            Ok(stopped) => break stopped,
             Err(PumpError::Source(SourceError::DeviceLost(reason))) => {
                 log::warn!("{reason}; reopening");
                 drop(capture);
@@ -67,17 +46,13 @@ pub fn run(config: &ListenConfig) -> Result<(), Error> {
                         detector.reset_audio();
                         log::info!("capturing again from `{}`", capture.device);
                     }
-                    None => {
-                        out.inner
-                            .lines
-                            .write_summary(detector.summary(), Stop::Interrupted)?;
-                        out.notifier.stopping();
-                        alerts::finish(mqtt)?;
-                        return Ok(());
-                    }
+                    None => break Stop::Interrupted,
                 }
             }
             Err(e) => return Err(e.into()),
         }
-    }
+    };
+    out.stopped(detector.summary(), stopped)?;
+    drop(out);
+    outputs.finish()
 }

@@ -1,14 +1,13 @@
 //! `edge-infer stream`: a WAV file or raw PCM on stdin through the streaming pipeline.
 
-use crate::alerts::{self, Alerting, MqttAlerts};
+use crate::alerts;
 use crate::config::{StreamConfig, StreamInput};
 use crate::error::Error;
 use crate::interrupt;
-use crate::output::EventWriter;
-use crate::service::{Notifier, Watched};
+use crate::pipeline::{self, Outputs};
 use crate::stream::feed::spawn_feeder;
 use crate::stream::readers::{FileSource, PcmSource};
-use crate::stream::{AudioSource, Detector, Pump};
+use crate::stream::{AudioSource, Pump};
 
 const READY: &str = "streaming";
 
@@ -32,29 +31,13 @@ pub fn run(config: &StreamConfig) -> Result<(), Error> {
     // The feeder thread is not joined: after Ctrl-C it may be blocked reading stdin, and it
     // ends with the process.
     let (mut ring, _feeder) = spawn_feeder(source, config.pace, pipeline.ring_seconds);
-    let detector_config = pipeline.detector_for(engine.metadata())?;
-    let cry_head = detector_config.alert.is_some();
-    let mut detector = Detector::new(engine.session()?, detector_config)?;
+    let (mut detector, cry_head) = pipeline::detector(pipeline, &engine)?;
     let labels = &engine.metadata().labels;
-    let mqtt = match &pipeline.alerts {
-        Some(a) => Some(MqttAlerts::start(a.settings_for(labels))?),
-        None => None,
-    };
-    let mut notifier = Notifier::from_env();
-    notifier.ready(READY);
-    let mut out = Watched {
-        inner: Alerting {
-            lines: EventWriter::new(std::io::stdout().lock(), labels).with_cry_head(cry_head),
-            mqtt: mqtt.as_ref(),
-        },
-        notifier: &mut notifier,
-    };
+    let mut outputs = Outputs::start(pipeline, labels, READY)?;
+    let mut out = outputs.sink(labels, cry_head);
     let pumped = Pump::default().run(&mut ring, &mut detector, &mut out, stop);
-    if let Some(fatal) = mqtt.as_ref().and_then(MqttAlerts::fatal) {
-        return Err(fatal.into());
-    }
-    out.inner.lines.write_summary(detector.summary(), pumped?)?;
-    out.notifier.stopping();
-    alerts::finish(mqtt)?;
-    Ok(())
+    out.fatal()?;
+    out.stopped(detector.summary(), pumped?)?;
+    drop(out);
+    outputs.finish()
 }

@@ -47,16 +47,21 @@ pub fn edge(args: &[&str]) -> Output {
         .expect("running edge-infer")
 }
 
-/// Runs edge-infer with `stdin` as its input.
-pub fn edge_with_stdin(args: &[&str], stdin: Vec<u8>) -> Output {
-    use std::io::Write;
-    let mut child = edge_command()
+/// edge-infer started with `args`, its stdin, stdout and stderr piped.
+pub fn spawn_edge(args: &[&str]) -> std::process::Child {
+    edge_command()
         .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("running edge-infer");
+        .expect("edge-infer starts")
+}
+
+/// Runs edge-infer with `stdin` as its input.
+pub fn edge_with_stdin(args: &[&str], stdin: Vec<u8>) -> Output {
+    use std::io::Write;
+    let mut child = spawn_edge(args);
     let mut input = child.stdin.take().unwrap();
     let writer = std::thread::spawn(move || {
         let _ = input.write_all(&stdin);

@@ -1,0 +1,92 @@
+//! What `stream` and `listen` share once the model is loaded: the detector for it, where its
+//! events go (JSON lines on stdout, the MQTT publisher, the service manager's watchdog), and how
+//! a run ends.
+
+use std::io::StdoutLock;
+
+use crate::alerts::{self, Alerting, MqttAlerts};
+use crate::config::PipelineConfig;
+use crate::engine::{Engine, Session};
+use crate::error::Error;
+use crate::output::{EventSink, EventWriter};
+use crate::service::{Notifier, Watched};
+use crate::stream::decision::Event;
+use crate::stream::detector::Summary;
+use crate::stream::{Detector, Stop};
+
+/// The model's detector, under the pipeline's flags, and whether it runs the cry head.
+pub fn detector<'e>(
+    pipeline: &PipelineConfig,
+    engine: &'e Engine,
+) -> Result<(Detector<Session<'e>>, bool), Error> {
+    let config = pipeline.detector_for(engine.metadata())?;
+    let cry_head = config.alert.is_some();
+    Ok((Detector::new(engine.session()?, config)?, cry_head))
+}
+
+/// The publisher and the service manager's notifier of one run.
+pub struct Outputs {
+    mqtt: Option<MqttAlerts>,
+    notifier: Notifier,
+}
+
+impl Outputs {
+    /// Starts the MQTT publisher when `--mqtt` was given and tells the service manager the run
+    /// is ready, with `status`.
+    pub fn start(
+        pipeline: &PipelineConfig,
+        labels: &[String],
+        status: &str,
+    ) -> Result<Self, Error> {
+        let mqtt = match &pipeline.alerts {
+            Some(a) => Some(MqttAlerts::start(a.settings_for(labels))?),
+            None => None,
+        };
+        let mut notifier = Notifier::from_env();
+        notifier.ready(status);
+        Ok(Self { mqtt, notifier })
+    }
+
+    /// Where the detector's events go: stdout (with `cry_prob` for a cry-head detector), the
+    /// publisher, the watchdog.
+    pub fn sink(&mut self, labels: &[String], cry_head: bool) -> Sink<'_> {
+        Sink(Watched {
+            inner: Alerting {
+                lines: EventWriter::new(std::io::stdout().lock(), labels).with_cry_head(cry_head),
+                mqtt: self.mqtt.as_ref(),
+            },
+            notifier: &mut self.notifier,
+        })
+    }
+
+    /// Stops the publisher, flushing what it still holds (after the sink is gone).
+    pub fn finish(self) -> Result<(), Error> {
+        Ok(alerts::finish(self.mqtt)?)
+    }
+}
+
+/// [`Outputs::sink`]: events to stdout, MQTT and the watchdog.
+pub struct Sink<'a>(Watched<'a, Alerting<'a, EventWriter<StdoutLock<'static>>>>);
+
+impl Sink<'_> {
+    /// The publisher's fatal error (a broker that refuses this configuration), if it has one.
+    pub fn fatal(&self) -> Result<(), Error> {
+        match self.0.inner.mqtt.and_then(MqttAlerts::fatal) {
+            Some(fatal) => Err(fatal.into()),
+            None => Ok(()),
+        }
+    }
+
+    /// Ends the run: the summary line, then STOPPING to the service manager.
+    pub fn stopped(&mut self, summary: &Summary, stop: Stop) -> Result<(), Error> {
+        self.0.inner.lines.write_summary(summary, stop)?;
+        self.0.notifier.stopping();
+        Ok(())
+    }
+}
+
+impl EventSink for Sink<'_> {
+    fn write(&mut self, event: &Event) -> std::io::Result<()> {
+        self.0.write(event)
+    }
+}
