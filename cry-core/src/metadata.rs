@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use crate::alerts::AlertPolicy;
-use crate::contract::{SAMPLE_RATE_HZ, WINDOW_SAMPLES};
+use crate::contract::{HOP_SAMPLES, LEGACY_HOP_SAMPLES, SAMPLE_RATE_HZ, WINDOW_SAMPLES};
 
 /// Name of the model's input: f32 `[1, window_samples]` of raw 16 kHz audio in [-1, 1]
 /// (normalised inside the graph when the model was trained that way).
@@ -26,6 +26,10 @@ pub mod keys {
     pub const SAMPLE_RATE: &str = "cry.sample_rate";
     /// Input length in samples.
     pub const WINDOW_SAMPLES: &str = "cry.window_samples";
+    /// Advance between scoring windows in samples: the hop the alert policy was chosen at and
+    /// the clip score averages over (absent in models exported before it was stored:
+    /// [`LEGACY_HOP_SAMPLES`](crate::contract::LEGACY_HOP_SAMPLES)).
+    pub const HOP_SAMPLES: &str = "cry.hop_samples";
     /// `true` when the graph normalises each window to zero mean and unit variance.
     pub const NORMALIZE: &str = "cry.normalize";
     /// BLAKE3 of the source checkpoint's `config.json` and weights.
@@ -99,6 +103,8 @@ pub struct ModelMetadata {
     pub sample_rate: u32,
     /// Input length in samples.
     pub window_samples: usize,
+    /// Advance between scoring and streamed windows in samples (`1..=window_samples`).
+    pub hop_samples: usize,
     /// Whether the graph normalises its input.
     pub normalize: bool,
     /// BLAKE3 of the source checkpoint.
@@ -124,6 +130,7 @@ impl ModelMetadata {
             labels,
             sample_rate: SAMPLE_RATE_HZ,
             window_samples: WINDOW_SAMPLES,
+            hop_samples: HOP_SAMPLES,
             normalize,
             checkpoint_hash,
             report_hash: None,
@@ -133,6 +140,13 @@ impl ModelMetadata {
             alert: None,
             alert_target: None,
         }
+    }
+
+    /// Sets the window (samples), and keeps the hop no longer than it: a model exported for a
+    /// shorter window streams every window, leaving no audio unseen.
+    pub fn set_window(&mut self, window_samples: usize) {
+        self.window_samples = window_samples;
+        self.hop_samples = self.hop_samples.min(window_samples);
     }
 
     /// The `(key, value)` pairs to store, sorted by key.
@@ -149,6 +163,7 @@ impl ModelMetadata {
         pairs.insert(keys::LABELS, labels);
         pairs.insert(keys::SAMPLE_RATE, self.sample_rate.to_string());
         pairs.insert(keys::WINDOW_SAMPLES, self.window_samples.to_string());
+        pairs.insert(keys::HOP_SAMPLES, self.hop_samples.to_string());
         pairs.insert(keys::NORMALIZE, self.normalize.to_string());
         pairs.insert(keys::CHECKPOINT_HASH, self.checkpoint_hash.clone());
         pairs.insert(keys::QUANTIZATION, self.quantization.clone());
@@ -242,11 +257,27 @@ impl ModelMetadata {
             Some(policy)
         };
         let alert_target = real(keys::ALERT_TARGET)?;
+        let window_samples = number(keys::WINDOW_SAMPLES)?;
+        let hop_samples = match map.get(keys::HOP_SAMPLES) {
+            None => LEGACY_HOP_SAMPLES,
+            Some(v) => match v.parse::<usize>() {
+                Ok(hop) if (1..=window_samples.max(1)).contains(&hop) => hop,
+                Ok(_) => {
+                    return Err(invalid(
+                        keys::HOP_SAMPLES,
+                        v,
+                        format!("not in 1..={window_samples} (the window)"),
+                    ));
+                }
+                Err(e) => return Err(invalid(keys::HOP_SAMPLES, v, e.to_string())),
+            },
+        };
         Ok(Self {
             labels,
             sample_rate: u32::try_from(sample_rate)
                 .map_err(|e| invalid(keys::SAMPLE_RATE, &sample_rate.to_string(), e.to_string()))?,
-            window_samples: number(keys::WINDOW_SAMPLES)?,
+            window_samples,
+            hop_samples,
             normalize: flag(keys::NORMALIZE, get(keys::NORMALIZE)?)?,
             checkpoint_hash: get(keys::CHECKPOINT_HASH)?.to_string(),
             report_hash: map.get(keys::REPORT_HASH).map(|s| s.to_string()),
@@ -428,5 +459,22 @@ mod tests {
         assert!(err.to_string().contains(keys::WINDOW_SAMPLES), "{err}");
         assert!(parse_string_array("[\"a\"").is_err());
         assert!(parse_string_array("[\"a\"] x").is_err());
+    }
+
+    #[test]
+    fn the_hop_is_stored_and_old_models_keep_the_one_second_hop() {
+        let pairs = two_head().to_pairs();
+        assert!(pairs.contains(&(keys::HOP_SAMPLES.to_string(), HOP_SAMPLES.to_string())));
+        let legacy = read_edited(&pairs, Some(keys::HOP_SAMPLES), None).unwrap();
+        assert_eq!(legacy.hop_samples, LEGACY_HOP_SAMPLES);
+        let mut short = two_head();
+        short.set_window(16_000);
+        assert_eq!((short.window_samples, short.hop_samples), (16_000, 16_000));
+        let other = read_edited(&pairs, None, Some((keys::HOP_SAMPLES, "8000"))).unwrap();
+        assert_eq!(other.hop_samples, 8000);
+        for bad in ["0", "48001", "-1", "2s"] {
+            let err = read_edited(&pairs, None, Some((keys::HOP_SAMPLES, bad))).unwrap_err();
+            assert!(err.to_string().contains(keys::HOP_SAMPLES), "{err}");
+        }
     }
 }

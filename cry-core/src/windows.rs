@@ -58,7 +58,7 @@ pub fn rms_dbfs(samples: &[f32]) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::contract::{HOP_SAMPLES, WINDOW_SAMPLES};
+    use crate::contract::{HOP_SAMPLES, LEGACY_HOP_SAMPLES, WINDOW_SAMPLES};
 
     #[test]
     fn starts_cover_the_clip_and_end_aligned() {
@@ -70,9 +70,15 @@ mod tests {
         );
         assert_eq!(window_starts(4, 4, 2), [0]);
         assert_eq!(window_starts(3, 4, 2), [0], "short clip: one padded window");
-        // A 7 s Donate-a-cry clip at 16 kHz with the contract's 3 s window and 1 s hop.
+        // A 7 s Donate-a-cry clip at 16 kHz with the contract's 3 s window and 2 s hop; the
+        // 1 s hop of older models.
         let starts = window_starts(7 * 16_000, WINDOW_SAMPLES, HOP_SAMPLES);
+        assert_eq!(starts, [0, 32_000, 64_000]);
+        let starts = window_starts(7 * 16_000, WINDOW_SAMPLES, LEGACY_HOP_SAMPLES);
         assert_eq!(starts, [0, 16_000, 32_000, 48_000, 64_000]);
+        // 6.5 s: the tail window is end-aligned, off the grid.
+        let starts = window_starts(104_000, WINDOW_SAMPLES, HOP_SAMPLES);
+        assert_eq!(starts, [0, 32_000, 56_000]);
         for len in [1, 47_999, 48_000, 48_001, 100_000, 111_999] {
             let s = window_starts(len, WINDOW_SAMPLES, HOP_SAMPLES);
             assert_eq!(s[0], 0);
@@ -94,7 +100,7 @@ mod tests {
         assert_eq!(stream_window_starts(4, 4, 2), [0]);
         assert!(stream_window_starts(3, 4, 2).is_empty());
         let starts = stream_window_starts(7 * 16_000, WINDOW_SAMPLES, HOP_SAMPLES);
-        assert_eq!(starts, [0, 16_000, 32_000, 48_000, 64_000]);
+        assert_eq!(starts, [0, 32_000, 64_000]);
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::time::Instant;
 
-use cry_core::contract::{HOP_SAMPLES, SAMPLE_RATE_HZ};
+use cry_core::contract::SAMPLE_RATE_HZ;
 use serde::Serialize;
 
 use crate::engine::{Classifier, Engine, EngineError, Profile};
@@ -62,10 +62,17 @@ pub struct BenchReport {
     pub model: String,
     /// `fp32` or `int8-dynamic`, from the metadata.
     pub quantization: String,
+    /// The arithmetic tract ran the graph in (`--precision`).
+    pub precision: crate::engine::Precision,
     /// Samples per window.
     pub window_samples: usize,
     /// Multiply-accumulates per window (tract's cost model).
     pub macs_per_window: u64,
+    /// Samples between the stream's windows (the model's hop, or `--hop`).
+    pub hop_samples: usize,
+    /// G multiply-accumulates per second of streamed audio: one window every hop, all of them
+    /// through the model (the energy gate, which skips quiet windows, only lowers it).
+    pub gmac_per_audio_second: f64,
     /// Seconds to read, check and optimise the model.
     pub load_seconds: f64,
     /// Windows timed.
@@ -95,8 +102,17 @@ pub fn test_window(len: usize) -> Vec<f32> {
         .collect()
 }
 
-/// Runs the benchmark on `engine`.
-pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport, EngineError> {
+/// G multiply-accumulates per second of audio for `macs_per_window` every `hop_samples`.
+pub fn gmac_per_audio_second(macs_per_window: u64, hop_samples: usize) -> f64 {
+    macs_per_window as f64 * f64::from(SAMPLE_RATE_HZ) / hop_samples as f64 / 1e9
+}
+
+/// Runs the benchmark on `engine`, streamed at a window every `hop_samples`.
+pub fn run(
+    engine: &Engine,
+    config: &BenchConfig,
+    hop_samples: usize,
+) -> Result<BenchReport, EngineError> {
     let metadata = engine.metadata();
     let window = test_window(metadata.window_samples);
     let mut logits = vec![0.0; metadata.labels.len()];
@@ -131,15 +147,18 @@ pub fn run(engine: &Engine, config: &BenchConfig) -> Result<BenchReport, EngineE
         None
     };
     let latency = latency_stats(&mut times);
-    let hop_ms = HOP_SAMPLES as f64 * 1e3 / f64::from(SAMPLE_RATE_HZ);
+    let hop_ms = hop_samples as f64 * 1e3 / f64::from(SAMPLE_RATE_HZ);
     Ok(BenchReport {
         ran_on: sysinfo::cpu_description(),
         threads: engine.threads(),
         tract: sysinfo::TRACT_VERSION.to_string(),
         model: engine.path().display().to_string(),
         quantization: metadata.quantization.clone(),
+        precision: engine.precision(),
         window_samples: metadata.window_samples,
         macs_per_window: engine.macs_per_window(),
+        hop_samples,
+        gmac_per_audio_second: gmac_per_audio_second(engine.macs_per_window(), hop_samples),
         load_seconds: engine.load_seconds(),
         iters: times.len(),
         real_time_factor: latency.mean / hop_ms,
@@ -172,7 +191,8 @@ impl BenchReport {
         let l = &self.latency_ms;
         let mut text = format!(
             "ran on: {}; {} thread(s); tract {}\n\
-             model: {} ({}, window {} samples = {:.2} s, {:.2} GMAC/window)\n\
+             model: {} ({}, run in {}, window {} samples = {:.2} s, {:.2} GMAC/window)\n\
+             compute: {:.2} GMAC per second of audio (a window every {:.1} s)\n\
              load: {:.3} s\n\
              latency over {} windows (ms): min {:.2}  p50 {:.2}  p95 {:.2}  p99 {:.2}  max {:.2}  mean {:.2}\n\
              real-time factor (mean latency / {:.1} s hop): {:.3}\n",
@@ -181,9 +201,12 @@ impl BenchReport {
             self.tract,
             self.model,
             self.quantization,
+            self.precision.as_str(),
             self.window_samples,
             self.window_samples as f64 / f64::from(SAMPLE_RATE_HZ),
             self.macs_per_window as f64 / 1e9,
+            self.gmac_per_audio_second,
+            self.hop_samples as f64 / f64::from(SAMPLE_RATE_HZ),
             self.load_seconds,
             self.iters,
             l.min,
@@ -192,7 +215,7 @@ impl BenchReport {
             l.p99,
             l.max,
             l.mean,
-            HOP_SAMPLES as f64 / f64::from(SAMPLE_RATE_HZ),
+            self.hop_samples as f64 / f64::from(SAMPLE_RATE_HZ),
             self.real_time_factor,
         );
         match self.peak_rss_mib {
@@ -230,6 +253,14 @@ mod tests {
         assert!((l.mean - 50.5).abs() < 1e-12);
         let l = latency_stats(&mut [3.0]);
         assert_eq!((l.p50, l.p99), (3.0, 3.0));
+    }
+
+    #[test]
+    fn compute_per_second_counts_every_window_of_the_hop() {
+        // DistilHuBERT's 10.33 G per 3 s window: one window per second at a 1 s hop (each
+        // second of audio goes through the model three times), one every 2 s at a 2 s hop.
+        assert!((gmac_per_audio_second(10_330_000_000, 16_000) - 10.33).abs() < 1e-9);
+        assert!((gmac_per_audio_second(10_330_000_000, 32_000) - 5.165).abs() < 1e-9);
     }
 
     #[test]

@@ -14,7 +14,7 @@ use crate::config::{
     AlertOverrides, BenchCommandConfig, ClassifyConfig, DevicesConfig, ListenConfig, ModelConfig,
     PipelineConfig, StreamConfig, StreamInput,
 };
-use crate::engine::EngineOptions;
+use crate::engine::{EngineOptions, Precision};
 use crate::error::EXIT_CODES_HELP as EXIT_CODES;
 use crate::stream::decision::MAX_SMOOTHING;
 use crate::stream::feed::Pace;
@@ -72,6 +72,16 @@ pub struct ModelArgs {
     /// threshold stored in the model, chosen for its false-alarm target).
     #[arg(long, value_name = "P")]
     pub cry_threshold: Option<f32>,
+    /// Seconds between windows. Default: the hop stored in the model, at which its alert
+    /// policy was chosen and its clips were scored (2 s; 1 s for models exported before the hop
+    /// was stored).
+    #[arg(long, value_name = "SECONDS")]
+    pub hop: Option<f32>,
+    /// Float arithmetic of an fp32 model: `fp16` converts the graph with tract's f32-to-f16
+    /// transform, for CPUs with half-precision arithmetic (Raspberry Pi 5); elsewhere it is
+    /// emulated and slower.
+    #[arg(long, value_enum, default_value_t = Precision::Fp32)]
+    pub precision: Precision,
 }
 
 impl ModelArgs {
@@ -88,13 +98,31 @@ impl ModelArgs {
                 "--cry-threshold must be a probability in (0, 1]".into(),
             ));
         }
+        let hop_samples = self
+            .hop
+            .map(|hop| {
+                if !(hop.is_finite() && hop > 0.0) {
+                    return Err(UsageError(
+                        "--hop must be a positive number of seconds".into(),
+                    ));
+                }
+                match (hop * SAMPLE_RATE_HZ as f32).round() as usize {
+                    0 => Err(UsageError(format!(
+                        "--hop must be at least one sample (1/{SAMPLE_RATE_HZ} s)"
+                    ))),
+                    samples => Ok(samples),
+                }
+            })
+            .transpose()?;
         Ok(ModelConfig {
             path: self.model,
             options: EngineOptions {
                 threads: self.threads,
+                precision: self.precision,
             },
             bandwidth,
             cry_threshold: self.cry_threshold,
+            hop_samples,
         })
     }
 }
@@ -102,9 +130,6 @@ impl ModelArgs {
 /// How windows become events.
 #[derive(Debug, Args)]
 pub struct DetectorArgs {
-    /// Seconds between windows.
-    #[arg(long, default_value_t = 1.0)]
-    pub hop: f32,
     /// Windows with RMS below this level (dBFS) are reported as `quiet` and not run through
     /// the model. With a two-head model this only saves power; with a single-output model any
     /// window above it is a candidate cry.
@@ -126,14 +151,9 @@ pub struct DetectorArgs {
 
 impl DetectorArgs {
     fn into_config(self) -> Result<DetectorConfig, UsageError> {
-        if !(self.hop.is_finite() && self.hop > 0.0) {
-            return Err(UsageError(
-                "--hop must be a positive number of seconds".into(),
-            ));
-        }
         let defaults = DetectorConfig::default();
         let config = DetectorConfig {
-            hop_samples: (self.hop * SAMPLE_RATE_HZ as f32).round() as usize,
+            hop_samples: defaults.hop_samples,
             gate_dbfs: self.gate_dbfs,
             smoothing: self.smooth.unwrap_or(defaults.smoothing),
             debounce: self.debounce.unwrap_or(defaults.debounce),

@@ -26,6 +26,8 @@ pub struct ModelConfig {
     pub bandwidth: Option<Bandwidth>,
     /// `--cry-threshold`, over the model's stored threshold.
     pub cry_threshold: Option<f32>,
+    /// `--hop` in samples, over the model's stored hop.
+    pub hop_samples: Option<usize>,
 }
 
 impl ModelConfig {
@@ -58,6 +60,28 @@ impl ModelConfig {
                 }
                 Ok(stored)
             }
+        }
+    }
+
+    /// The hop for a loaded model: `--hop`, else the one stored with it. A two-head model's
+    /// debounce and calm are counted in windows of its stored hop, so another hop changes how
+    /// long they last (a warning says so).
+    pub fn hop_for(&self, metadata: &ModelMetadata) -> usize {
+        let stored = metadata.hop_samples;
+        match self.hop_samples {
+            Some(given) if given != stored && metadata.alert.is_some() => {
+                log::warn!(
+                    "--hop {} s, but {}'s alert policy was chosen at a {} s hop: its debounce and \
+                     calm windows last {:.2}x as long",
+                    given as f64 / f64::from(cry_core::contract::SAMPLE_RATE_HZ),
+                    self.path.display(),
+                    stored as f64 / f64::from(cry_core::contract::SAMPLE_RATE_HZ),
+                    given as f64 / stored as f64
+                );
+                given
+            }
+            Some(given) => given,
+            None => stored,
         }
     }
 
@@ -113,13 +137,14 @@ pub struct PipelineConfig {
 }
 
 impl PipelineConfig {
-    /// The detector for a loaded model. A two-head model runs in cry-head mode under its stored
-    /// alert policy, with `--cry-threshold` (the release kept at the same fraction of it),
+    /// The detector for a loaded model, at [`ModelConfig::hop_for`]'s hop. A two-head model
+    /// runs in cry-head mode under its stored alert policy, with `--cry-threshold` (the release kept at the same fraction of it),
     /// `--smooth`, `--debounce` and `--calm-windows` over it. A single-output model runs in
     /// today's gate mode, with a warning. The band is [`ModelConfig::bandwidth_for`]'s.
     pub fn detector_for(&self, metadata: &ModelMetadata) -> Result<DetectorConfig, UsageError> {
         let mut config = DetectorConfig {
             bandwidth: self.model.bandwidth_for(metadata)?,
+            hop_samples: self.model.hop_for(metadata),
             ..self.detector.clone()
         };
         let threshold = self.model.cry_threshold_for(metadata)?;
@@ -214,6 +239,7 @@ mod tests {
                 options: EngineOptions::default(),
                 bandwidth: None,
                 cry_threshold,
+                hop_samples: None,
             },
             detector: DetectorConfig::default(),
             overrides,
@@ -255,6 +281,28 @@ mod tests {
         assert_eq!((policy.threshold, policy.debounce), (0.9, 1));
         assert!((policy.release - 0.45).abs() < 1e-6);
         assert_eq!((policy.calm_windows, policy.smoothing), (4, 5));
+    }
+
+    #[test]
+    fn the_hop_is_the_models_unless_given() {
+        let mut stored = two_head();
+        stored.hop_samples = 32_000;
+        let config = pipeline(None, AlertOverrides::default())
+            .detector_for(&stored)
+            .unwrap();
+        assert_eq!(config.hop_samples, 32_000);
+        let mut given = pipeline(None, AlertOverrides::default());
+        given.model.hop_samples = Some(8_000);
+        assert_eq!(given.detector_for(&stored).unwrap().hop_samples, 8_000);
+        let mut legacy = two_head();
+        legacy.hop_samples = cry_core::contract::LEGACY_HOP_SAMPLES;
+        assert_eq!(
+            pipeline(None, AlertOverrides::default())
+                .detector_for(&legacy)
+                .unwrap()
+                .hop_samples,
+            16_000
+        );
     }
 
     #[test]

@@ -39,4 +39,4 @@ pub mod service;
 pub mod stream;
 pub mod sysinfo;
 
-pub use engine::{Classifier, Engine, EngineError, EngineOptions, Session};
+pub use engine::{Classifier, Engine, EngineError, EngineOptions, Precision, Session};

@@ -540,4 +540,59 @@ fn bench_reports_what_it_ran_on_and_sane_figures() {
         (counted / macs as f64 - 1.0).abs() < 0.05,
         "tract counts {counted} MACs, the architecture has {macs}"
     );
+    // The fixture predates stored hops: it streams at 1 s, one window per second of audio.
+    assert_eq!(v["hop_samples"].as_u64(), Some(16_000));
+    let per_second = v["gmac_per_audio_second"].as_f64().unwrap();
+    assert!((per_second - counted / 1e9).abs() < 1e-9, "{per_second}");
+}
+
+/// `--precision fp16` runs the graph in half precision (tract's f32-to-f16 transform) and
+/// still answers in f32: probabilities within 0.02 of fp32's (the random fixture's classes are
+/// too close to each other to ask for the same label). Under qemu's
+/// aarch64 (which reports `fp16`, as a Raspberry Pi 5 does) this checks the native f16
+/// kernels; on x86 tract emulates them.
+#[test]
+fn fp16_arithmetic_gives_the_fp32_answer() {
+    let model = tiny_model("two-head-fp32");
+    let classify = |precision: &str| {
+        json_lines(&succeeded(edge(&[
+            "classify",
+            sample("hungry").to_str().unwrap(),
+            sample("tired").to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--precision",
+            precision,
+        ])))
+    };
+    let (full, half) = (classify("fp32"), classify("fp16"));
+    assert_eq!(full.len(), 2);
+    for (f, h) in full.iter().zip(&half) {
+        for (label, p) in f["probabilities"].as_object().unwrap() {
+            let q = h["probabilities"][label].as_f64().unwrap();
+            assert!(
+                (p.as_f64().unwrap() - q).abs() < 0.02,
+                "{label}: {p} vs {q}"
+            );
+        }
+        let (p, q) = (
+            f["cry_prob"].as_f64().unwrap(),
+            h["cry_prob"].as_f64().unwrap(),
+        );
+        assert!((p - q).abs() < 0.02, "cry_prob {p} vs {q}");
+    }
+    let out = succeeded(edge(&[
+        "bench",
+        "--model",
+        model.to_str().unwrap(),
+        "--iters",
+        "1",
+        "--warmup",
+        "0",
+        "--precision",
+        "fp16",
+        "--json",
+    ]));
+    let v: Value = serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
+    assert_eq!(v["precision"], "fp16");
 }

@@ -117,7 +117,12 @@ fn a_running_detector_does_not_allocate_per_window() {
         window: 48_000,
         delay: Duration::ZERO,
     };
-    let mut detector = Detector::new(classifier, DetectorConfig::default()).unwrap();
+    // A window every second: the most windows the pipeline has ever run per second of audio.
+    let config = DetectorConfig {
+        hop_samples: 16_000,
+        ..DetectorConfig::default()
+    };
+    let mut detector = Detector::new(classifier, config).unwrap();
     let stop = AtomicBool::new(false);
     let mut sink = EventWriter::new(std::io::sink(), &labels());
     let mut pump = Pump::default();

@@ -208,3 +208,93 @@ fn a_cry_output_without_a_policy_or_a_policy_without_the_output_is_refused() {
     let stderr = failed_with(stream(&path), 3);
     assert!(stderr.contains("cry_logit"), "{stderr}");
 }
+
+#[test]
+fn a_model_streams_and_classifies_at_its_stored_hop() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = std::fs::read(two_head()).unwrap();
+    let mut proto = tract_onnx::pb::ModelProto::decode(&bytes[..]).unwrap();
+    assert!(
+        proto
+            .metadata_props
+            .iter()
+            .all(|p| p.key != keys::HOP_SAMPLES),
+        "the fixture predates stored hops"
+    );
+    proto
+        .metadata_props
+        .push(tract_onnx::pb::StringStringEntryProto {
+            key: keys::HOP_SAMPLES.into(),
+            value: "32000".into(),
+        });
+    let model = dir.path().join("hop-2s.onnx");
+    std::fs::write(&model, proto.encode_to_vec()).unwrap();
+    let file = loud_file(dir.path());
+    let stream = |extra: &[&str]| {
+        let mut args = vec![
+            "stream",
+            "--input",
+            file.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+            "--cry-threshold",
+            "0.000001",
+        ];
+        args.extend_from_slice(extra);
+        let out = succeeded(edge(&args));
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        (json_lines(&out), stderr)
+    };
+    let window_ends = |lines: &[Value]| -> Vec<f64> {
+        lines
+            .iter()
+            .filter(|v| v["type"] == "window")
+            .map(|v| v["t"].as_f64().unwrap())
+            .collect()
+    };
+    let first_cry = |lines: &[Value]| {
+        lines
+            .iter()
+            .find(|v| v["type"] == "cry")
+            .map(|v| v["t"].as_f64().unwrap())
+    };
+    // Its own hop: a window every 2 s; the loud part (from 4 s) makes the windows ending at 5 s
+    // and 7 s cry windows, and the debounce of 2 alerts at 7 s.
+    let (lines, stderr) = stream(&[]);
+    let ends = window_ends(&lines);
+    assert_eq!(ends[..3], [3.0, 5.0, 7.0], "{ends:?}");
+    assert_eq!(first_cry(&lines), Some(7.0), "{lines:?}");
+    assert!(!stderr.contains("alert policy was chosen"), "{stderr}");
+    // --hop over it: 1 s windows, the alert a second earlier, and a warning that the policy's
+    // windows now last half as long.
+    let (lines, stderr) = stream(&["--hop", "1"]);
+    assert_eq!(window_ends(&lines)[..3], [3.0, 4.0, 5.0]);
+    assert_eq!(first_cry(&lines), Some(6.0));
+    assert!(
+        stderr.contains("alert policy was chosen at a 2 s hop"),
+        "{stderr}"
+    );
+
+    // classify scores the 18 s file with the same hop: 8 windows on the 2 s grid and the
+    // end-aligned tail; every window is a cry window at this threshold, so one alert.
+    let classify = |extra: &[&str]| {
+        let mut args = vec![
+            "classify",
+            file.to_str().unwrap(),
+            "--model",
+            model.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        json_lines(&succeeded(edge(&args))).remove(0)
+    };
+    let line = classify(&["--cry-threshold", "0.000001"]);
+    assert_eq!(
+        (line["windows"].as_u64(), line["cry_alerts"].as_u64()),
+        (Some(9), Some(1)),
+        "{line}"
+    );
+    let line = classify(&["--cry-threshold", "1"]);
+    assert_eq!(line["cry_alerts"].as_u64(), Some(0), "{line}");
+    let line = classify(&["--hop", "1"]);
+    assert_eq!(line["windows"].as_u64(), Some(16), "{line}");
+}

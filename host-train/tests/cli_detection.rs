@@ -143,6 +143,8 @@ fn a_two_head_model_learns_cries_from_noise_and_the_edge_scores_it_like_burn() {
     let policy = engine.metadata().alert.expect("a stored policy");
     assert!((f64::from(policy.threshold) - threshold).abs() < 1e-6);
     assert_eq!(engine.metadata().alert_target, Some(1.0));
+    // The hop the host scored and chose the policy at travels with the model.
+    assert_eq!(engine.metadata().hop_samples, HOP_SAMPLES);
     let mut session = engine.session().unwrap();
     let manifest_text = std::fs::read_to_string(&manifest).unwrap();
     let rows: Vec<(String, String)> = manifest_text
@@ -159,7 +161,8 @@ fn a_two_head_model_learns_cries_from_noise_and_the_edge_scores_it_like_burn() {
         .collect();
     for (path, _) in &rows {
         let clip = load_clip(&data.join(path), &LoadOptions::default()).unwrap();
-        let edge = edge_infer::scoring::score_clip(&mut session, &clip.samples).unwrap();
+        let edge =
+            edge_infer::scoring::score_clip(&mut session, &clip.samples, HOP_SAMPLES).unwrap();
         let burn = burn_cry_prob(&checkpoint, &clip.samples);
         let edge = edge.cry_prob.expect("a cry head");
         assert!(

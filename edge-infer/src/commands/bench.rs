@@ -9,7 +9,8 @@ use crate::error::Error;
 /// Measures and prints the report (text, or one JSON object).
 pub fn run(config: &BenchCommandConfig) -> Result<(), Error> {
     let engine = config.model.load()?;
-    let report = bench::run(&engine, &config.bench)?;
+    let hop = config.model.hop_for(engine.metadata());
+    let report = bench::run(&engine, &config.bench, hop)?;
     let mut stdout = std::io::stdout().lock();
     if config.json {
         writeln!(stdout, "{}", serde_json::to_string(&report)?)?;

@@ -16,6 +16,13 @@ pub fn run(config: &ClassifyConfig) -> Result<(), Error> {
     let labels = &engine.metadata().labels;
     let bandwidth = config.model.bandwidth_for(engine.metadata())?;
     let cry_threshold = config.model.cry_threshold_for(engine.metadata())?;
+    let hop = config.model.hop_for(engine.metadata());
+    let window = engine.metadata().window_samples;
+    let policy = engine
+        .metadata()
+        .alert
+        .zip(cry_threshold)
+        .map(|(stored, threshold)| stored.with_threshold(threshold));
     if cry_threshold.is_none() {
         log::warn!(
             "{} has no cry head (a single-output model): reasons only, no cry_prob",
@@ -41,8 +48,9 @@ pub fn run(config: &ClassifyConfig) -> Result<(), Error> {
                 continue;
             }
         };
-        let score = score_clip(&mut session, &clip.samples)?;
-        let line = ClassifiedFile::new(path, labels, &score, clip.samples.len(), cry_threshold);
+        let score = score_clip(&mut session, &clip.samples, hop)?;
+        let mut line = ClassifiedFile::new(path, labels, &score, clip.samples.len(), cry_threshold);
+        line.cry_alerts = policy.map(|p| score.cry_alerts(p, hop, window));
         writeln!(stdout, "{}", serde_json::to_string(&line)?)?;
     }
     if failed > 0 {

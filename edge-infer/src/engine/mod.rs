@@ -74,6 +74,31 @@ pub enum EngineError {
 pub struct EngineOptions {
     /// Threads for tract's matrix products; `None` or 1 runs single-threaded.
     pub threads: Option<usize>,
+    /// The arithmetic the model runs in.
+    pub precision: Precision,
+}
+
+/// The float arithmetic of an fp32 model's graph.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    /// As exported.
+    #[default]
+    Fp32,
+    /// Every f32 tensor and operator turned into f16 by tract's `f32_to_f16` transform: for
+    /// CPUs with half-precision arithmetic (a Raspberry Pi 5's Cortex-A76, `fp16` in its
+    /// features); elsewhere tract emulates it, slowly. Input and outputs stay f32 to the caller.
+    Fp16,
+}
+
+impl Precision {
+    /// `fp32` or `fp16`, as the flag spells it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Precision::Fp32 => "fp32",
+            Precision::Fp16 => "fp16",
+        }
+    }
 }
 
 /// A loaded, optimised model with its metadata. Shared read-only by every session. A two-head
@@ -85,6 +110,7 @@ pub struct Engine {
     load_seconds: f64,
     macs: u64,
     threads: usize,
+    precision: Precision,
 }
 
 impl Engine {
@@ -133,8 +159,14 @@ impl Engine {
             .and_then(|m| m.into_typed())
             .map_err(parse)?;
         contract::check_output(&model, &metadata).map_err(contract_error)?;
-        let model = model.into_decluttered().map_err(parse)?;
+        let mut model = model.into_decluttered().map_err(parse)?;
         let macs = contract::macs(&model).map_err(parse)?;
+        if options.precision == Precision::Fp16 {
+            let to_f16 = tract_onnx::tract_core::transform::get_transform("f32_to_f16")
+                .map_err(parse)?
+                .ok_or_else(|| EngineError::Run("tract has no f32_to_f16 transform".into()))?;
+            to_f16.transform(&mut model).map_err(parse)?;
+        }
         let threads = options.threads.unwrap_or(1).max(1);
         let run_options = RunOptions {
             executor: (threads > 1).then(|| Executor::multithread(threads)),
@@ -151,6 +183,7 @@ impl Engine {
             load_seconds: started.elapsed().as_secs_f64(),
             macs,
             threads,
+            precision: options.precision,
         })
     }
 
@@ -179,6 +212,19 @@ impl Engine {
         self.threads
     }
 
+    /// The arithmetic the graph runs in.
+    pub fn precision(&self) -> Precision {
+        self.precision
+    }
+
+    /// The graph's input type.
+    fn input_type(&self) -> DatumType {
+        match self.precision {
+            Precision::Fp32 => DatumType::F32,
+            Precision::Fp16 => DatumType::F16,
+        }
+    }
+
     /// A new per-stream session.
     pub fn session(&self) -> Result<Session<'_>, EngineError> {
         let state = self
@@ -186,7 +232,7 @@ impl Engine {
             .spawn()
             .map_err(|e| EngineError::Run(format!("{e:#}")))?;
         let input = Arc::new(
-            Tensor::zero::<f32>(&[1, self.metadata.window_samples])
+            Tensor::zero_dt(self.input_type(), &[1, self.metadata.window_samples])
                 .map_err(|e| EngineError::Run(format!("{e:#}")))?,
         );
         Ok(Session {
@@ -230,15 +276,23 @@ impl Session<'_> {
         if Arc::get_mut(&mut self.input).is_none() {
             // Only if tract still held the previous input; a finished run releases it.
             self.input = Arc::new(
-                Tensor::zero::<f32>(&[1, window.len()])
+                Tensor::zero_dt(self.engine.input_type(), &[1, window.len()])
                     .map_err(|e| EngineError::Run(format!("{e:#}")))?,
             );
         }
+        let precision = self.engine.precision;
         let tensor = Arc::get_mut(&mut self.input).expect("input tensor is exclusively owned");
         tensor
             .try_as_plain_ram_mut()
             .and_then(|mut view| {
-                view.as_slice_mut::<f32>()?.copy_from_slice(window);
+                match precision {
+                    Precision::Fp32 => view.as_slice_mut::<f32>()?.copy_from_slice(window),
+                    Precision::Fp16 => {
+                        for (h, &x) in view.as_slice_mut::<f16>()?.iter_mut().zip(window) {
+                            *h = f16::from_f32(x);
+                        }
+                    }
+                }
                 Ok(())
             })
             .map_err(|e| EngineError::Run(format!("{e:#}")))?;
@@ -287,7 +341,11 @@ impl Classifier for Session<'_> {
             .state
             .run(tvec![TValue::from_const(self.input.clone())])
             .map_err(|e| EngineError::Run(format!("{e:#}")))?;
+        // An fp16 graph's outputs are f16; an fp32 one's are borrowed as they are.
         let logits = outputs[0]
+            .cast_to::<f32>()
+            .map_err(|e| EngineError::Run(format!("logits are not floats: {e:#}")))?;
+        let logits = logits
             .try_as_plain_ram()
             .and_then(|view| view.as_slice::<f32>())
             .map_err(|e| EngineError::Run(format!("logits are not f32: {e:#}")))?;
@@ -305,6 +363,9 @@ impl Classifier for Session<'_> {
         let cry = outputs
             .get(1)
             .ok_or_else(|| EngineError::Run("no cry_logit output".into()))?
+            .cast_to::<f32>()
+            .map_err(|e| EngineError::Run(format!("cry_logit is not a float: {e:#}")))?;
+        let cry = cry
             .try_as_plain_ram()
             .and_then(|view| view.as_slice::<f32>().map(|s| s.first().copied()))
             .map_err(|e| EngineError::Run(format!("cry_logit is not f32: {e:#}")))?

@@ -10,7 +10,8 @@ use crate::scoring::ClipScore;
 
 /// The line for a classified file:
 /// `{"file","label","confidence","probabilities":{label: p},"windows","seconds"}`, and for a
-/// two-head model `"cry_prob"` (the mean of the windows') and `"cry"` (at the cry threshold).
+/// two-head model `"cry_prob"` (the mean of the windows'), `"cry"` (at the cry threshold) and
+/// `"cry_alerts"`.
 #[derive(Debug, Serialize)]
 pub struct ClassifiedFile<'a> {
     /// The path as given.
@@ -31,6 +32,10 @@ pub struct ClassifiedFile<'a> {
     /// Two-head models: whether `cry_prob` reaches the cry threshold.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cry: Option<bool>,
+    /// Two-head models: the cry alerts a stream of this file alone would raise under the
+    /// model's alert policy (at the cry threshold).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cry_alerts: Option<usize>,
 }
 
 impl<'a> ClassifiedFile<'a> {
@@ -59,6 +64,7 @@ impl<'a> ClassifiedFile<'a> {
                 .cry_prob
                 .zip(cry_threshold)
                 .map(|(p, threshold)| p >= threshold),
+            cry_alerts: None,
         }
     }
 }

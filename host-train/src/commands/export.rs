@@ -41,7 +41,7 @@ pub fn run(config: &ExportConfig, device: &Device) -> Result<Verification> {
         checkpoint.preprocessor.do_normalize,
         hash,
     );
-    meta.window_samples = config.window;
+    meta.set_window(config.window);
     let record = TrainingRecord::read(&config.model);
     meta.report_hash = record.as_ref().and_then(|r| r.report_hash.clone());
     meta.random_init = checkpoint.is_random_init();
@@ -55,6 +55,8 @@ pub fn run(config: &ExportConfig, device: &Device) -> Result<Verification> {
             Some(d) => {
                 meta.alert = Some(d.policy);
                 meta.alert_target = Some(d.max_false_alarms_per_hour);
+                // The edge must stream at the hop the policy was chosen at.
+                meta.hop_samples = d.hop_samples.min(meta.window_samples);
             }
             None => {
                 log::warn!(

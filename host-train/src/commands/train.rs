@@ -155,6 +155,7 @@ pub fn run(config: &TrainConfig, device_choice: DeviceChoice) -> Result<Training
                 clips.len()
             ),
             figures,
+            hop_samples: cry_core::contract::HOP_SAMPLES,
         })
     } else {
         None

@@ -478,11 +478,11 @@ mod tests {
 
     #[test]
     fn a_clip_replays_the_windows_a_stream_would_see() {
-        // A 4.5 s clip: scoring windows at 0, 1 and 1.5 s (the tail); a stream sees 0 and 1 s.
-        let starts = cry_core::windows::window_starts(72_000, WINDOW_SAMPLES, HOP_SAMPLES);
-        assert_eq!(starts, [0, 16_000, 24_000]);
-        let clip = DetectionClip::from_scoring_windows(true, 4.5, &starts, &[0.0, 2.0, 9.0]);
-        assert_eq!(clip.window_ends, [3.0, 4.0]);
+        // A 6.5 s clip: scoring windows at 0, 2 and 3.5 s (the tail); a stream sees 0 and 2 s.
+        let starts = cry_core::windows::window_starts(104_000, WINDOW_SAMPLES, HOP_SAMPLES);
+        assert_eq!(starts, [0, 32_000, 56_000]);
+        let clip = DetectionClip::from_scoring_windows(true, 6.5, &starts, &[0.0, 2.0, 9.0]);
+        assert_eq!(clip.window_ends, [3.0, 5.0]);
         assert_eq!(clip.window_probs[0], 0.5);
         assert!((clip.window_probs[1] - sigmoid(2.0)).abs() < 1e-7);
         // A clip shorter than a window is its one padded window.
@@ -492,16 +492,16 @@ mod tests {
 
     #[test]
     fn levels_thresholds_and_constant_detectors_behave() {
-        // 5 s: silence then a loud second; stream windows end at 3, 4 and 5 s.
-        let mut samples = vec![0.0f32; 4 * 16_000];
+        // 7 s: silence then a loud second; stream windows end at 3, 5 and 7 s.
+        let mut samples = vec![0.0f32; 6 * 16_000];
         samples.extend(vec![0.5f32; 16_000]);
         let levels = stream_window_levels(&samples);
         assert_eq!(levels.len(), 3);
         assert_eq!(levels[0], -200.0);
         assert!(levels[2] > -20.0, "{levels:?}");
         assert!((score_level(level_score(-37.5)) + 37.5).abs() < 1e-3);
-        let gate = DetectionClip::from_levels(true, 5.0, &levels);
-        assert_eq!(gate.window_ends, [3.0, 4.0, 5.0]);
+        let gate = DetectionClip::from_levels(true, 7.0, &levels);
+        assert_eq!(gate.window_ends, [3.0, 5.0, 7.0]);
         assert_eq!(gate.constant(1.0).window_probs, [1.0; 3]);
 
         let clips = [

@@ -160,7 +160,7 @@ mod tests {
     fn two_head_meta(ck: &Checkpoint) -> ModelMetadata {
         let mut meta = ModelMetadata::new(ck.config.labels(), false, "h".into());
         meta.alert = Some(cry_core::alerts::AlertPolicy::default());
-        meta.window_samples = 16_000;
+        meta.set_window(16_000);
         meta
     }
 
@@ -187,7 +187,7 @@ mod tests {
             }
         }
         let verification = verify::compare(&ck, &bytes, None, &device).unwrap();
-        assert!(verification.passed);
+        assert!(verification.passed, "{verification:?}");
         assert_eq!(verification.cry_agreement, Some(1.0));
 
         let int8 = to_onnx(&ck, window, Precision::Int8, &{

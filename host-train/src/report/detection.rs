@@ -210,13 +210,15 @@ impl DetectionReport {
     pub fn to_markdown(&self, md: &mut String) {
         let _ = writeln!(
             md,
-            "\n## Cry detection\n\nEach held-out clip is streamed as the edge would (3 s windows every \
-             1 s) and its windows' cry probabilities replayed through the edge's alert logic \
+            "\n## Cry detection\n\nEach held-out clip is streamed as the edge would ({} s windows every \
+             {} s) and its windows' cry probabilities replayed through the edge's alert logic \
              (`cry_core::alerts`: threshold with hysteresis at {:.0} % of it, {} windows to alert, \
              {} to calm). Thresholds are chosen without the test part for at most {} false \
              alarm(s) per hour of non-cry audio. A clip counts as a detected cry when its mean \
              window probability reaches the threshold; false alarms are cry alerts on non-cry \
              clips.\n",
+            cry_core::contract::WINDOW_SECONDS,
+            cry_core::contract::HOP_SAMPLES as f64 / f64::from(cry_core::contract::SAMPLE_RATE_HZ),
             100.0 * self.policy.release / self.policy.threshold,
             self.policy.debounce,
             self.policy.calm_windows,

@@ -291,7 +291,7 @@ impl NestedReport {
              over {} % of the steps then linear decay, per-tensor gradient-norm clipping at {}, \
              batch {}, at most {} epochs, early stopping (patience {}) on {} % of the training \
              groups. Crops of {} s on a {} s grid; clips scored by averaging the logits of their \
-             3 s windows every 1 s (as `edge-infer`).\n",
+             {} s windows every {} s (as `edge-infer`).\n",
             self.grid.learning_rate,
             self.grid
                 .depth
@@ -308,7 +308,9 @@ impl NestedReport {
             f.patience,
             f.validation_share * 100.0,
             self.crop_seconds.0,
-            self.crop_seconds.1
+            self.crop_seconds.1,
+            cry_core::contract::WINDOW_SECONDS,
+            cry_core::contract::HOP_SAMPLES as f64 / f64::from(cry_core::contract::SAMPLE_RATE_HZ),
         );
 
         let _ = writeln!(

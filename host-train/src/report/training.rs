@@ -74,6 +74,14 @@ pub struct TrainedDetection {
     pub chosen_on: String,
     /// The alerts at that threshold on the same clips (a fit to the budget, not an estimate).
     pub figures: AlertFigures,
+    /// The hop (samples) the windows were replayed at: the policy's debounce and calm count
+    /// windows of it. Records written before it was stored chose at 1 s.
+    #[serde(default = "legacy_hop")]
+    pub hop_samples: usize,
+}
+
+fn legacy_hop() -> usize {
+    cry_core::contract::LEGACY_HOP_SAMPLES
 }
 
 impl TrainingRecord {
@@ -88,5 +96,25 @@ impl TrainingRecord {
                 None
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_record_without_a_hop_chose_its_policy_at_one_second() {
+        let json = r#"{"policy":{"threshold":0.9,"release":0.72,"debounce":2,"calm_windows":3,
+            "smoothing":3},"max_false_alarms_per_hour":1.0,"chosen_on":"x","figures":{
+            "false_alarms":0,"non_cry_hours":1.0,"false_alarms_per_hour":0.0,"cry_clips":1,
+            "cry_clips_alerted":1,"share_alerted":1.0,"median_seconds_to_alert":4.0}}"#;
+        let old: TrainedDetection = serde_json::from_str(json).unwrap();
+        assert_eq!(old.hop_samples, cry_core::contract::LEGACY_HOP_SAMPLES);
+        let mut new = old.clone();
+        new.hop_samples = cry_core::contract::HOP_SAMPLES;
+        let back: TrainedDetection =
+            serde_json::from_str(&serde_json::to_string(&new).unwrap()).unwrap();
+        assert_eq!(back.hop_samples, 32_000);
     }
 }
