@@ -322,10 +322,7 @@ mod tests {
         let w = plan.windows(7 * 16_000 + 123);
         let starts =
             |idx: &[usize]| -> Vec<usize> { idx.iter().map(|&i| w.windows[i].start).collect() };
-        assert_eq!(
-            starts(&w.score),
-            [0, 32_000, 64_000, 64_123]
-        );
+        assert_eq!(starts(&w.score), [0, 32_000, 64_000, 64_123]);
         assert_eq!(
             w.crops.len(),
             10,
