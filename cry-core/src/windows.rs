@@ -47,6 +47,20 @@ pub fn stream_window_starts(len: usize, window: usize, hop: usize) -> Vec<usize>
     (0..=len - window).step_by(hop).collect()
 }
 
+/// Whether the scoring window starting at `start` (of [`window_starts`] with this `hop`) is one a
+/// stream also sees: on the hop grid, not the end-aligned tail window. A clip shorter than a
+/// window keeps its one zero-padded window. The host's evaluation and the edge's `classify`
+/// replay alerts over exactly these windows.
+pub fn on_stream_grid(start: usize, hop: usize) -> bool {
+    start % hop == 0
+}
+
+/// Stream time (seconds) at the end of the window of `window` samples starting at `start`: the
+/// time the edge stamps on the window's events.
+pub fn window_end_seconds(start: usize, window: usize) -> f64 {
+    (start + window) as f64 / f64::from(crate::contract::SAMPLE_RATE_HZ)
+}
+
 /// RMS level in dB relative to full scale (a full-scale square wave is 0 dBFS; silence is
 /// -200): the edge's power-saving gate and the host's energy-gate baseline measure it alike.
 pub fn rms_dbfs(samples: &[f32]) -> f64 {
@@ -101,6 +115,21 @@ mod tests {
         assert!(stream_window_starts(3, 4, 2).is_empty());
         let starts = stream_window_starts(7 * 16_000, WINDOW_SAMPLES, HOP_SAMPLES);
         assert_eq!(starts, [0, 32_000, 64_000]);
+    }
+
+    #[test]
+    fn stream_grid_and_window_ends() {
+        let starts = window_starts(104_000, WINDOW_SAMPLES, HOP_SAMPLES);
+        let streamed: Vec<usize> = starts
+            .iter()
+            .copied()
+            .filter(|&s| on_stream_grid(s, HOP_SAMPLES))
+            .collect();
+        assert_eq!(
+            streamed,
+            stream_window_starts(104_000, WINDOW_SAMPLES, HOP_SAMPLES)
+        );
+        assert_eq!(window_end_seconds(32_000, WINDOW_SAMPLES), 5.0);
     }
 
     #[test]

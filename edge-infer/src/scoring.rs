@@ -3,9 +3,8 @@
 //! the mean of the windows' cry probabilities, and the alerts a stream of the clip raises.
 
 use cry_core::alerts::{Alert, AlertPolicy, AlertState, WindowInput};
-use cry_core::contract::SAMPLE_RATE_HZ;
 use cry_core::scoring::{argmax, mean_sigmoid, sigmoid, softmax};
-use cry_core::windows::{copy_window, window_starts};
+use cry_core::windows::{copy_window, on_stream_grid, window_end_seconds, window_starts};
 
 use crate::engine::{Classifier, EngineError};
 
@@ -32,10 +31,10 @@ impl ClipScore {
         let mut state = AlertState::new(policy, 0);
         self.cry_windows
             .iter()
-            .filter(|(start, _)| start % hop == 0)
+            .filter(|(start, _)| on_stream_grid(*start, hop))
             .filter_map(|&(start, cry_prob)| {
                 state.step(
-                    (start + window) as f64 / f64::from(SAMPLE_RATE_HZ),
+                    window_end_seconds(start, window),
                     WindowInput::Scored {
                         cry_prob,
                         reasons: &[],

@@ -5,9 +5,9 @@
 //! its alert.
 
 use cry_core::alerts::{Alert, AlertPolicy, AlertState, WindowInput};
-use cry_core::contract::{HOP_SAMPLES, SAMPLE_RATE_HZ, WINDOW_SAMPLES};
+use cry_core::contract::{HOP_SAMPLES, WINDOW_SAMPLES};
 use cry_core::scoring::sigmoid;
-use cry_core::windows::{copy_window, rms_dbfs, window_starts};
+use cry_core::windows::{copy_window, on_stream_grid, rms_dbfs, window_end_seconds, window_starts};
 use serde::{Deserialize, Serialize};
 
 /// One held-out clip as the detector saw it.
@@ -42,7 +42,7 @@ impl DetectionClip {
             .iter()
             .zip(cry_logits)
             .filter(|(start, _)| on_hop_grid(**start))
-            .map(|(&start, &z)| (sigmoid(z), window_end_seconds(start)))
+            .map(|(&start, &z)| (sigmoid(z), window_end(start)))
             .unzip();
         Self {
             is_cry,
@@ -95,16 +95,12 @@ impl DetectionClip {
     }
 }
 
-/// Whether the scoring window starting at `start` (cry-core's `window_starts`) is one the
-/// stream also sees: the hop grid, without the end-aligned tail window. A clip shorter than a
-/// window keeps its one zero-padded window.
 fn on_hop_grid(start: usize) -> bool {
-    start % HOP_SAMPLES == 0
+    on_stream_grid(start, HOP_SAMPLES)
 }
 
-/// Stream time (seconds) at the end of the window starting at `start`, as the edge stamps it.
-fn window_end_seconds(start: usize) -> f64 {
-    (start + WINDOW_SAMPLES) as f64 / f64::from(SAMPLE_RATE_HZ)
+fn window_end(start: usize) -> f64 {
+    window_end_seconds(start, WINDOW_SAMPLES)
 }
 
 /// The RMS level (dBFS) of each window a stream of model-rate `samples` yields (the windows
@@ -140,7 +136,7 @@ impl DetectionClip {
             seconds,
             window_probs: levels.iter().map(|&l| level_score(l)).collect(),
             window_ends: (0..levels.len())
-                .map(|i| window_end_seconds(i * HOP_SAMPLES))
+                .map(|i| window_end(i * HOP_SAMPLES))
                 .collect(),
         }
     }
