@@ -150,6 +150,35 @@ fn comparable(out: &Path) -> Value {
     report
 }
 
+/// Fits side by side (`--jobs`) give the report one job gives: no unit draws from a generator
+/// another one shares. Depth 1 trains a layer with dropout (0.1 in the tiny architecture), so
+/// the masks are part of what must not depend on the neighbour.
+#[test]
+fn fits_side_by_side_give_the_report_of_one_job() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = patterns(dir.path(), false);
+    let g = grid(
+        dir.path(),
+        r#"{"learning_rate": [3e-3, 1e-2], "depth": [1], "class_weighting": [true, false]}"#,
+    );
+    let short = ["--epochs", "3", "--batch-size", "4"];
+    let one = dir.path().join("one");
+    let three = dir.path().join("three");
+    ok(run(&nested_args(
+        &data,
+        &one,
+        &g,
+        &[&short[..], &["--jobs", "1"]].concat(),
+    )));
+    ok(run(&nested_args(
+        &data,
+        &three,
+        &g,
+        &[&short[..], &["--jobs", "3"]].concat(),
+    )));
+    assert_eq!(comparable(&three), comparable(&one));
+}
+
 #[test]
 fn a_killed_run_resumes_to_the_same_report_and_separate_folds_merge_into_it() {
     let dir = tempfile::tempdir().unwrap();

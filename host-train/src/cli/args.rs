@@ -61,6 +61,11 @@ pub struct FineTuneArgs {
     /// Feature cache directory (default: `cache/` inside the output or work directory).
     #[arg(long, value_name = "DIR")]
     pub cache: Option<PathBuf>,
+    /// Fits that run side by side (each still uses every core for its matrix products). Two
+    /// keep two cores busy where one fit leaves one idle in its serial parts; the results are
+    /// the same for any value.
+    #[arg(long, default_value_t = 2, value_name = "N")]
+    pub jobs: usize,
 }
 
 /// `nested-cv` arguments.
@@ -578,6 +583,9 @@ impl FineTuneArgs {
         if self.batch_size == 0 {
             return Err(usage("--batch-size", "needs at least 1 window").into());
         }
+        if self.jobs == 0 {
+            return Err(usage("--jobs", "needs at least 1 job").into());
+        }
         if !(0.0..0.5).contains(&self.validation_share) {
             return Err(usage("--validation-share", "must be in [0, 0.5)").into());
         }
@@ -603,6 +611,7 @@ impl FineTuneArgs {
             fit,
             crop_seconds: (self.crop_seconds, self.crop_stride),
             cache,
+            jobs: self.jobs,
         })
     }
 }

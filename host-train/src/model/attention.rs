@@ -5,6 +5,7 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 
 use super::config::HubertConfig;
+use super::dropout;
 
 /// Scaled dot-product attention over all frames, ignoring padded keys.
 #[derive(Module, Debug)]
@@ -56,7 +57,7 @@ impl Attention {
             Some(bias) => scores + bias,
             None => scores,
         };
-        let probs = self.dropout.forward(softmax(scores, 3));
+        let probs = dropout::apply(&self.dropout, softmax(scores, 3));
         let context = probs.matmul(v).swap_dims(1, 2).reshape([b, t, h]);
         self.out_proj.forward(context)
     }

@@ -6,6 +6,7 @@ use burn::prelude::*;
 use super::activation::gelu;
 use super::attention::Attention;
 use super::config::HubertConfig;
+use super::dropout;
 use super::positional::PositionalConvEmbedding;
 
 /// `HubertFeedForward`: Linear → GELU → dropout → Linear → dropout.
@@ -44,10 +45,11 @@ impl FeedForward {
     /// # Shapes
     /// `[batch, frames, hidden]` → `[batch, frames, hidden]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let x = self
-            .intermediate_dropout
-            .forward(gelu(self.intermediate_dense.forward(x)));
-        self.output_dropout.forward(self.output_dense.forward(x))
+        let x = dropout::apply(
+            &self.intermediate_dropout,
+            gelu(self.intermediate_dense.forward(x)),
+        );
+        dropout::apply(&self.output_dropout, self.output_dense.forward(x))
     }
 }
 
@@ -94,14 +96,16 @@ impl EncoderLayer {
             let attended = self
                 .attention
                 .forward(self.layer_norm.forward(x.clone()), key_bias);
-            let x = x + self.dropout.forward(attended);
+            let x = x + dropout::apply(&self.dropout, attended);
             let ff = self
                 .feed_forward
                 .forward(self.final_layer_norm.forward(x.clone()));
             x + ff
         } else {
             let attended = self.attention.forward(x.clone(), key_bias);
-            let x = self.layer_norm.forward(x + self.dropout.forward(attended));
+            let x = self
+                .layer_norm
+                .forward(x + dropout::apply(&self.dropout, attended));
             let x = x.clone() + self.feed_forward.forward(x);
             self.final_layer_norm.forward(x)
         }
@@ -179,9 +183,9 @@ impl Encoder {
     pub fn embed_positions(&self, x: Tensor<3>) -> Tensor<3> {
         let x = x.clone() + self.pos_conv_embed.forward(x);
         if self.pre_norm {
-            self.dropout.forward(x)
+            dropout::apply(&self.dropout, x)
         } else {
-            self.dropout.forward(self.layer_norm.forward(x))
+            dropout::apply(&self.dropout, self.layer_norm.forward(x))
         }
     }
 

@@ -4,6 +4,7 @@ use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig, Linear};
 use burn::prelude::*;
 
 use super::config::HubertConfig;
+use super::dropout;
 
 /// Optional LayerNorm, Linear, dropout.
 #[derive(Module, Debug)]
@@ -38,6 +39,6 @@ impl FeatureProjection {
             Some(norm) => norm.forward(x),
             None => x,
         };
-        self.dropout.forward(self.projection.forward(x))
+        dropout::apply(&self.dropout, self.projection.forward(x))
     }
 }

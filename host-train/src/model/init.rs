@@ -12,6 +12,20 @@ use burn::prelude::*;
 
 use super::config::HubertConfig;
 
+/// Runs `draw` with the backend's generator seeded with `seed`, holding it for the whole draw.
+///
+/// A backend has one global generator (`Device::seed` resets it), so two threads that seed and
+/// draw at once would interleave their draws: fits run side by side (`--jobs`) initialise their
+/// heads through here, and stay what they are alone.
+pub fn seeded<T>(device: &Device, seed: u64, draw: impl FnOnce() -> T) -> T {
+    static GENERATOR: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _held = GENERATOR
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    device.seed(seed);
+    draw()
+}
+
 /// A Linear layer initialised as transformers does.
 pub fn linear(d_in: usize, d_out: usize, config: &HubertConfig, device: &Device) -> Linear {
     let mut layer = LinearConfig::new(d_in, d_out)

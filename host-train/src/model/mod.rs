@@ -10,6 +10,7 @@ pub mod boundary;
 pub mod checkpoint;
 pub mod classifier;
 pub mod config;
+pub mod dropout;
 pub mod encoder;
 pub mod feature_extractor;
 pub mod feature_projection;

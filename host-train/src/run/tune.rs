@@ -52,6 +52,8 @@ pub struct FineTune {
     pub crop_seconds: (f64, f64),
     /// Feature cache directory.
     pub cache: PathBuf,
+    /// Units (and clips while caching) run side by side.
+    pub jobs: usize,
 }
 
 /// The starting model, ready for a dataset's labels.
@@ -204,6 +206,7 @@ pub fn session(
         &start.boundaries,
         &FeatureCache::new(&tune.cache),
         &plain,
+        tune.jobs,
         |done| bar.set_position(done as u64),
     )?;
     bar.finish_and_clear();
@@ -233,5 +236,6 @@ pub fn session(
         settings: tune.fit.clone(),
         seed: seed_value,
         device,
+        jobs: tune.jobs,
     })
 }

@@ -15,6 +15,7 @@ use cry_core::contract::{HOP_SAMPLES, WINDOW_SAMPLES};
 use cry_core::windows::{copy_window, window_starts};
 
 use super::cache::{CacheKey, FeatureCache};
+use super::jobs::run_jobs;
 use crate::data::ClipEntry;
 use crate::model::boundary::{Boundary, frozen_features};
 use crate::model::preprocess::zero_mean_unit_var;
@@ -165,17 +166,25 @@ impl FeatureSource<'_> {
         )
     }
 
-    /// Features of every clip at each of `boundaries`, from the cache where present. A clip
-    /// that no longer decodes (changed on disk since the scan) is an error naming it.
+    /// Features of every clip at each of `boundaries`, from the cache where present, `jobs`
+    /// clips at a time. A clip that no longer decodes (changed on disk since the scan) is an
+    /// error naming it. `on_clip(done)` reports progress.
     pub fn compute(
         &self,
         clips: &[ClipEntry],
         boundaries: &[Boundary],
         cache: &FeatureCache,
         device: &Device,
-        mut on_clip: impl FnMut(usize),
+        jobs: usize,
+        on_clip: impl Fn(usize) + Sync,
     ) -> crate::error::Result<(Vec<BoundaryFeatures>, CacheStats)> {
         let started = Instant::now();
+        let done = std::sync::atomic::AtomicUsize::new(0);
+        let per_clip = run_jobs(jobs, clips, |clip| {
+            let features = self.clip_features(clip, boundaries, cache, device)?;
+            on_clip(done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1);
+            Ok::<_, crate::error::Error>(features)
+        })?;
         let mut stats = CacheStats::default();
         let mut out: Vec<BoundaryFeatures> = boundaries
             .iter()
@@ -184,50 +193,65 @@ impl FeatureSource<'_> {
                 clips: Vec::with_capacity(clips.len()),
             })
             .collect();
-        for (i, clip) in clips.iter().enumerate() {
-            // Decoded again (not kept from the scan): the windows follow the resampled length.
-            let audio = load_clip(&clip.path, self.load)?;
-            let windows = self.plan.windows(audio.samples.len());
-            let preprocessing = self.preprocessing(&windows);
-            let keys: Vec<CacheKey> = boundaries
-                .iter()
-                .map(|b| CacheKey {
-                    checkpoint: self.checkpoint_hash.to_string(),
-                    audio: clip.audio_hash.clone(),
-                    preprocessing: preprocessing.clone(),
-                    boundary: b.name(),
-                })
-                .collect();
-            let cached: Vec<Option<(Vec<usize>, Vec<f32>)>> =
-                keys.iter().map(|k| cache.get(k)).collect();
-            let missing: Vec<usize> = (0..boundaries.len())
-                .filter(|&b| cached[b].is_none())
-                .collect();
-            let mut fresh: BTreeMap<usize, (Vec<usize>, Vec<f32>)> = BTreeMap::new();
-            if !missing.is_empty() {
-                let wanted: Vec<Boundary> = missing.iter().map(|&b| boundaries[b]).collect();
-                let computed = self.compute_clip(&audio.samples, &windows, &wanted, device)?;
-                for (&b, per_window) in missing.iter().zip(computed) {
-                    let dim = boundaries[b].item_shape(self.config, WINDOW_SAMPLES)[1];
-                    let values: Vec<f32> = per_window.concat();
-                    let shape = vec![values.len() / dim, dim];
-                    cache.put(&keys[b], &shape, &values)?;
-                    fresh.insert(b, (shape, values));
-                }
+        for (features, computed) in per_clip {
+            stats.hits += boundaries.len() - computed;
+            stats.computed += computed;
+            for (b, f) in features.into_iter().enumerate() {
+                out[b].clips.push(f);
             }
-            stats.hits += boundaries.len() - missing.len();
-            stats.computed += missing.len();
-            for (b, entry) in cached.into_iter().enumerate() {
-                let (shape, values) = entry.or_else(|| fresh.remove(&b)).expect("filled");
-                let features = self
-                    .split(boundaries[b], &windows, &shape, values)
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", clip.rel))?;
-                out[b].clips.push(features);
-            }
-            on_clip(i + 1);
         }
         stats.seconds = started.elapsed().as_secs_f64();
         Ok((out, stats))
+    }
+
+    /// One clip's features at each of `boundaries` (from the cache, or computed and stored),
+    /// with how many were computed.
+    fn clip_features(
+        &self,
+        clip: &ClipEntry,
+        boundaries: &[Boundary],
+        cache: &FeatureCache,
+        device: &Device,
+    ) -> crate::error::Result<(Vec<ClipFeatures>, usize)> {
+        // Decoded again (not kept from the scan): the windows follow the resampled length.
+        let audio = load_clip(&clip.path, self.load)?;
+        let windows = self.plan.windows(audio.samples.len());
+        let preprocessing = self.preprocessing(&windows);
+        let keys: Vec<CacheKey> = boundaries
+            .iter()
+            .map(|b| CacheKey {
+                checkpoint: self.checkpoint_hash.to_string(),
+                audio: clip.audio_hash.clone(),
+                preprocessing: preprocessing.clone(),
+                boundary: b.name(),
+            })
+            .collect();
+        let cached: Vec<Option<(Vec<usize>, Vec<f32>)>> =
+            keys.iter().map(|k| cache.get(k)).collect();
+        let missing: Vec<usize> = (0..boundaries.len())
+            .filter(|&b| cached[b].is_none())
+            .collect();
+        let mut fresh: BTreeMap<usize, (Vec<usize>, Vec<f32>)> = BTreeMap::new();
+        if !missing.is_empty() {
+            let wanted: Vec<Boundary> = missing.iter().map(|&b| boundaries[b]).collect();
+            let computed = self.compute_clip(&audio.samples, &windows, &wanted, device)?;
+            for (&b, per_window) in missing.iter().zip(computed) {
+                let dim = boundaries[b].item_shape(self.config, WINDOW_SAMPLES)[1];
+                let values: Vec<f32> = per_window.concat();
+                let shape = vec![values.len() / dim, dim];
+                cache.put(&keys[b], &shape, &values)?;
+                fresh.insert(b, (shape, values));
+            }
+        }
+        let mut out = Vec::with_capacity(boundaries.len());
+        for (b, entry) in cached.into_iter().enumerate() {
+            let (shape, values) = entry.or_else(|| fresh.remove(&b)).expect("filled");
+            let features = self
+                .split(boundaries[b], &windows, &shape, values)
+                .map_err(|e| anyhow::anyhow!("{}: {e}", clip.rel))?;
+            out.push(features);
+        }
+        Ok((out, missing.len()))
     }
 
     /// Each wanted boundary's features of every window of the clip, in window order. Windows
@@ -393,11 +417,11 @@ mod tests {
         let boundaries = [Boundary::Layer(1), Boundary::Pooled];
         let clips = std::slice::from_ref(&clip);
         let (first, stats) = source
-            .compute(clips, &boundaries, &cache, &device, |_| {})
+            .compute(clips, &boundaries, &cache, &device, 1, |_| {})
             .unwrap();
         assert_eq!((stats.computed, stats.hits), (2, 0));
         let (second, stats) = source
-            .compute(clips, &boundaries, &cache, &device, |_| {})
+            .compute(clips, &boundaries, &cache, &device, 1, |_| {})
             .unwrap();
         assert_eq!((stats.computed, stats.hits), (0, 2));
         for (a, b) in first.iter().zip(&second) {
@@ -411,7 +435,7 @@ mod tests {
             ..source
         };
         let (_, stats) = other
-            .compute(clips, &boundaries, &cache, &device, |_| {})
+            .compute(clips, &boundaries, &cache, &device, 1, |_| {})
             .unwrap();
         assert_eq!(stats.computed, 2, "a changed checkpoint is a miss");
         let band_load = LoadOptions {
@@ -423,12 +447,85 @@ mod tests {
             ..source
         };
         let (limited, stats) = banded
-            .compute(clips, &boundaries, &cache, &device, |_| {})
+            .compute(clips, &boundaries, &cache, &device, 1, |_| {})
             .unwrap();
         assert_eq!(stats.computed, 2, "another bandwidth is a miss");
         assert_ne!(
             limited[1].clips[0].values, first[1].clips[0].values,
             "a 440 Hz tone limited to 1 kHz is not the same input"
+        );
+    }
+
+    /// Clips cached side by side come back in clip order with the values one job computes.
+    #[test]
+    fn jobs_cache_the_same_features_in_clip_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let device = Device::flex();
+        let (config, pre) = presets::tiny();
+        let labels = ["a".to_string(), "b".to_string()];
+        let ck = Checkpoint::random(config, pre, Some(&labels), 5, &device).unwrap();
+        let HubertModelKind::Classifier(model) = &ck.model else {
+            unreachable!()
+        };
+        let load = LoadOptions::default();
+        let clips: Vec<ClipEntry> = (0..6)
+            .map(|k| {
+                let path = dir.path().join(format!("clip{k}.wav"));
+                let seconds = 3.0 + 0.7 * k as f64;
+                let audio = tone(300.0 + 90.0 * k as f64, 16_000, seconds, 0.3);
+                write_wav(&path, &audio, 16_000, 1, WavFormat::Pcm(16)).unwrap();
+                ClipEntry {
+                    source: load_clip(&path, &load).unwrap().source,
+                    path,
+                    rel: format!("clip{k}.wav"),
+                    label: 0,
+                    group: format!("g{k}"),
+                    recogniser: crate::data::Recogniser::FileName,
+                    augmented: false,
+                    audio_hash: format!("h{k}"),
+                    seconds,
+                }
+            })
+            .collect();
+        let source = FeatureSource {
+            model,
+            config: &ck.config,
+            normalize: true,
+            checkpoint_hash: "ck",
+            load: &load,
+            plan: WindowPlan {
+                crop: WINDOW_SAMPLES,
+                crop_stride: 8_000,
+            },
+        };
+        let boundaries = [Boundary::Layer(1), Boundary::Pooled];
+        let run = |jobs: usize| {
+            let cache = FeatureCache::new(dir.path().join(format!("cache-{jobs}")));
+            let reported = std::sync::Mutex::new(Vec::new());
+            let (features, stats) = source
+                .compute(&clips, &boundaries, &cache, &device, jobs, |done| {
+                    reported.lock().unwrap().push(done)
+                })
+                .unwrap();
+            assert_eq!(stats.computed, 12);
+            let mut reported = reported.into_inner().unwrap();
+            reported.sort_unstable();
+            assert_eq!(reported, (1..=6).collect::<Vec<_>>());
+            features
+        };
+        let (one, three) = (run(1), run(3));
+        for (a, b) in one.iter().zip(&three) {
+            assert_eq!(a.clips.len(), 6);
+            for (x, y) in a.clips.iter().zip(&b.clips) {
+                assert_eq!(x.shapes, y.shapes);
+                assert_eq!(x.values, y.values);
+            }
+        }
+        // Clip order kept: the clips differ in length, so their window counts tell them apart.
+        let windows: Vec<usize> = one[0].clips.iter().map(|c| c.shapes.len()).collect();
+        assert!(
+            windows.windows(2).all(|w| w[0] <= w[1]) && windows[0] < windows[5],
+            "{windows:?}"
         );
     }
 }

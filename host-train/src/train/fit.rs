@@ -25,8 +25,8 @@ use crate::cv::held_out_kfold;
 use crate::data::Target;
 use crate::eval::Metrics;
 use crate::model::boundary::{forward_from, train_above};
-use crate::model::init;
 use crate::model::{HubertConfig, HubertForSequenceClassification};
+use crate::model::{dropout, init};
 use crate::seed;
 
 /// Settings shared by every fit of a run (the grid varies [`HyperParams`]).
@@ -152,23 +152,30 @@ pub fn fresh_head(
     seed_value: u64,
     device: &Device,
 ) -> HubertForSequenceClassification {
-    device.seed(seed_value);
     let mut model = base.clone();
-    model.projector = init::linear(
-        config.hidden_size,
-        config.classifier_proj_size,
-        config,
-        device,
-    );
-    model.classifier = init::linear(
-        config.classifier_proj_size,
-        config.num_labels(),
-        config,
-        device,
-    );
-    model.cry_classifier = config
-        .has_cry_head()
-        .then(|| init::linear(config.classifier_proj_size, 1, config, device));
+    init::seeded(device, seed_value, || {
+        model.projector = init::linear(
+            config.hidden_size,
+            config.classifier_proj_size,
+            config,
+            device,
+        );
+        model.classifier = init::linear(
+            config.classifier_proj_size,
+            config.num_labels(),
+            config,
+            device,
+        );
+        model.cry_classifier = config
+            .has_cry_head()
+            .then(|| init::linear(config.classifier_proj_size, 1, config, device));
+        // burn draws a parameter when it is first read: read them here, holding the generator.
+        let _ = model.projector.weight.val();
+        let _ = model.classifier.weight.val();
+        if let Some(head) = &model.cry_classifier {
+            let _ = head.weight.val();
+        }
+    });
     let layers = config.num_hidden_layers + 1;
     model.layer_weights = model
         .layer_weights
@@ -380,6 +387,11 @@ pub fn fit(
                 .collect();
             let reasons: Vec<Option<usize>> =
                 chunk.iter().map(|&i| data.targets[i].reason()).collect();
+            // The step's dropout masks: a stream of this fit's own (see `model::dropout`).
+            dropout::reseed(seed::derive(
+                seed_value,
+                &[seed::tag("dropout"), step as u64],
+            ));
             let heads = forward_from(&model, boundary, data.features.batch(&items, device));
             let mut loss = masked_cross_entropy(heads.logits, &reasons, &weights);
             if let Some(cry_logit) = heads.cry_logit {

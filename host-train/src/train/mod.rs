@@ -6,6 +6,7 @@ pub mod crops;
 pub mod features;
 pub mod fit;
 pub mod grid;
+pub mod jobs;
 pub mod loss;
 pub mod schedule;
 pub mod session;

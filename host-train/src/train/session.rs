@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use super::features::BoundaryFeatures;
 use super::fit::{ClipScores, EpochLog, FitData, FitOutcome, FitSettings, fit, score_clips};
 use super::grid::{Grid, HyperParams};
+use super::jobs::run_jobs;
 use crate::cv::InnerFold;
 use crate::data::Target;
 use crate::eval::detection::DetectionClip;
@@ -138,6 +139,8 @@ pub struct Session {
     pub seed: u64,
     /// Autodiff device.
     pub device: Device,
+    /// Units run side by side ([`run_jobs`]): the results do not depend on it.
+    pub jobs: usize,
 }
 
 impl Session {
@@ -273,30 +276,41 @@ impl Session {
     /// macro-F1. Unit `(i, c)` (inner fold `i`, grid point `c`) is kept in `unit_file(i, c)`.
     pub fn select(
         &self,
-        unit_file: impl Fn(usize, usize) -> PathBuf,
+        unit_file: impl Fn(usize, usize) -> PathBuf + Sync,
         folds: &[InnerFold],
         seed_path: &[u64],
         units: &ProgressBar,
         epochs: &ProgressBar,
     ) -> anyhow::Result<Selection> {
         let points = self.grid.points();
+        // Every (grid point, inner fold) pair, in the order one job would run them.
+        let pairs: Vec<(usize, usize)> = (0..points.len())
+            .flat_map(|c| (0..folds.len()).map(move |i| (c, i)))
+            .collect();
+        let run = |&(c, i): &(usize, usize)| -> anyhow::Result<UnitResult> {
+            let hp = &points[c];
+            units.set_message(format!("inner {i} {hp}"));
+            let mut path = seed_path.to_vec();
+            path.extend([seed::tag("inner-unit"), i as u64, c as u64]);
+            let fold = &folds[i];
+            let (result, _) =
+                self.unit(&unit_file(i, c), &fold.train, &fold.test, hp, &path, epochs)?;
+            units.inc(1);
+            Ok(result)
+        };
+        let mut results = run_jobs(self.jobs, &pairs, run)?.into_iter();
         let mut scores = Vec::with_capacity(points.len());
         let mut units_by_point = Vec::with_capacity(points.len());
         let (mut train_seconds, mut score_seconds) = (0.0, 0.0);
-        for (c, hp) in points.iter().enumerate() {
+        for hp in &points {
             let mut f1 = Vec::with_capacity(folds.len());
             let mut point_units = Vec::with_capacity(folds.len());
-            for (i, fold) in folds.iter().enumerate() {
-                units.set_message(format!("inner {i} {hp}"));
-                let mut path = seed_path.to_vec();
-                path.extend([seed::tag("inner-unit"), i as u64, c as u64]);
-                let (result, _) =
-                    self.unit(&unit_file(i, c), &fold.train, &fold.test, hp, &path, epochs)?;
+            for _ in folds {
+                let result = results.next().expect("one result per pair");
                 f1.push(result.selection_score());
                 train_seconds += result.train_seconds;
                 score_seconds += result.score_seconds;
                 point_units.push(result);
-                units.inc(1);
             }
             scores.push((*hp, MeanStd::of(&f1)));
             units_by_point.push(point_units);

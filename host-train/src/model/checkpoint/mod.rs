@@ -333,7 +333,6 @@ impl Checkpoint {
         config
             .extra
             .insert(RANDOM_INIT_KEY.into(), serde_json::json!({ "seed": seed }));
-        device.seed(seed);
         // transformers creates the SpecAugment vector (uniform in [0, 1)) whenever masking is
         // configured, and expects it in the file.
         let masks = ["mask_time_prob", "mask_feature_prob"]
@@ -347,21 +346,26 @@ impl Checkpoint {
                     .unwrap_or(default)
                     > 0.0
             });
-        let masked_spec_embed = masks.then(|| {
-            Tensor::<1>::random(
-                [config.hidden_size],
-                burn::tensor::Distribution::Uniform(0.0, 1.0),
-                device,
-            )
-            .into_data()
+        let (masked_spec_embed, model) = crate::model::init::seeded(device, seed, || {
+            let masked_spec_embed = masks.then(|| {
+                Tensor::<1>::random(
+                    [config.hidden_size],
+                    burn::tensor::Distribution::Uniform(0.0, 1.0),
+                    device,
+                )
+                .into_data()
+            });
+            let model = match labels {
+                Some(labels) => {
+                    config.set_labels(labels);
+                    HubertModelKind::Classifier(HubertForSequenceClassification::new(
+                        &config, device,
+                    ))
+                }
+                None => HubertModelKind::Base(Hubert::new(&config, device)),
+            };
+            (masked_spec_embed, model)
         });
-        let model = match labels {
-            Some(labels) => {
-                config.set_labels(labels);
-                HubertModelKind::Classifier(HubertForSequenceClassification::new(&config, device))
-            }
-            None => HubertModelKind::Base(Hubert::new(&config, device)),
-        };
         Ok(Self {
             config,
             preprocessor,
