@@ -1,7 +1,7 @@
 //! Drives `host-train embed` and `host-train init`.
 
 mod common;
-use common::{fixture, host_train};
+use common::{fixture, host_train, max_diff};
 
 use std::path::Path;
 use std::process::Output;
@@ -17,14 +17,6 @@ fn check(output: &Output) {
         output.status.code(),
         String::from_utf8_lossy(&output.stderr)
     );
-}
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
 }
 
 /// `embed` on each transformers-saved checkpoint, for clip 0 of its reference audio written as a

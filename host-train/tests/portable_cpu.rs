@@ -8,7 +8,7 @@
 #![cfg(target_arch = "x86_64")]
 
 mod common;
-use common::fixture;
+use common::{fixture, max_diff};
 
 use std::path::Path;
 use std::process::Command;
@@ -18,14 +18,6 @@ use host_train::npy::read_f32;
 use host_train::synth::{WavFormat, write_wav};
 
 const QEMU: &str = "/usr/bin/qemu-x86_64-static";
-
-fn max_diff(a: &[f32], b: &[f32]) -> f32 {
-    assert_eq!(a.len(), b.len());
-    a.iter()
-        .zip(b)
-        .map(|(x, y)| (x - y).abs())
-        .fold(0.0, f32::max)
-}
 
 #[test]
 fn embed_runs_without_avx_512_or_avx_and_matches_transformers() {

@@ -336,6 +336,7 @@ mod tests {
     use crate::model::checkpoint::{Checkpoint, HubertModelKind};
     use crate::model::presets;
     use crate::synth::{WavFormat, tone, write_wav};
+    use std::path::Path;
 
     #[test]
     fn default_crops_contain_the_scoring_windows() {
@@ -367,52 +368,60 @@ mod tests {
         );
     }
 
+    /// A random-init tiny classifier with two labels.
+    fn tiny_checkpoint(device: &Device) -> Checkpoint {
+        let (config, pre) = presets::tiny();
+        let labels = ["a".to_string(), "b".to_string()];
+        Checkpoint::random(config, pre, Some(&labels), 5, device).unwrap()
+    }
+
+    /// `ck`'s features on the default crops, normalised, under the checkpoint hash "ck".
+    fn tiny_source<'a>(ck: &'a Checkpoint, load: &'a LoadOptions) -> FeatureSource<'a> {
+        let HubertModelKind::Classifier(model) = &ck.model else {
+            unreachable!()
+        };
+        FeatureSource {
+            model,
+            config: &ck.config,
+            normalize: true,
+            checkpoint_hash: "ck",
+            load,
+            plan: WindowPlan {
+                crop: WINDOW_SAMPLES,
+                crop_stride: 8_000,
+            },
+        }
+    }
+
+    /// A 16-bit WAV `NAME.wav` in `dir` of a `hz` tone lasting `seconds`, as a clip of its own
+    /// group.
+    fn tone_clip(dir: &Path, name: &str, hz: f64, seconds: f64, load: &LoadOptions) -> ClipEntry {
+        let path = dir.join(format!("{name}.wav"));
+        let audio = tone(hz, 16_000, seconds, 0.3);
+        write_wav(&path, &audio, 16_000, 1, WavFormat::Pcm(16)).unwrap();
+        ClipEntry {
+            source: load_clip(&path, load).unwrap().source,
+            path,
+            rel: format!("{name}.wav"),
+            label: 0,
+            group: format!("g-{name}"),
+            recogniser: crate::data::Recogniser::FileName,
+            augmented: false,
+            audio_hash: format!("h-{name}"),
+            seconds,
+        }
+    }
+
     /// A second pass reads every entry from the cache and gets exactly what was computed; a
     /// different checkpoint hash misses.
     #[test]
     fn cached_features_equal_computed_ones() {
         let dir = tempfile::tempdir().unwrap();
         let device = Device::flex();
-        let (config, pre) = presets::tiny();
-        let labels = ["a".to_string(), "b".to_string()];
-        let ck = Checkpoint::random(config, pre, Some(&labels), 5, &device).unwrap();
-        let HubertModelKind::Classifier(model) = &ck.model else {
-            unreachable!()
-        };
-        let path = dir.path().join("clip.wav");
-        write_wav(
-            &path,
-            &tone(440.0, 16_000, 4.2, 0.3),
-            16_000,
-            1,
-            WavFormat::Pcm(16),
-        )
-        .unwrap();
-        let clip = ClipEntry {
-            path: path.clone(),
-            rel: "clip.wav".into(),
-            label: 0,
-            group: "g".into(),
-            recogniser: crate::data::Recogniser::FileName,
-            augmented: false,
-            audio_hash: "h".into(),
-            source: cry_core::audio::load_clip(&path, &LoadOptions::default())
-                .unwrap()
-                .source,
-            seconds: 4.2,
-        };
+        let ck = tiny_checkpoint(&device);
         let load = LoadOptions::default();
-        let source = FeatureSource {
-            model,
-            config: &ck.config,
-            normalize: true,
-            checkpoint_hash: "ck",
-            load: &load,
-            plan: WindowPlan {
-                crop: WINDOW_SAMPLES,
-                crop_stride: 8_000,
-            },
-        };
+        let clip = tone_clip(dir.path(), "clip", 440.0, 4.2, &load);
+        let source = tiny_source(&ck, &load);
         let cache = FeatureCache::new(dir.path().join("cache"));
         let boundaries = [Boundary::Layer(1), Boundary::Pooled];
         let clips = std::slice::from_ref(&clip);
@@ -461,43 +470,15 @@ mod tests {
     fn jobs_cache_the_same_features_in_clip_order() {
         let dir = tempfile::tempdir().unwrap();
         let device = Device::flex();
-        let (config, pre) = presets::tiny();
-        let labels = ["a".to_string(), "b".to_string()];
-        let ck = Checkpoint::random(config, pre, Some(&labels), 5, &device).unwrap();
-        let HubertModelKind::Classifier(model) = &ck.model else {
-            unreachable!()
-        };
+        let ck = tiny_checkpoint(&device);
         let load = LoadOptions::default();
         let clips: Vec<ClipEntry> = (0..6)
             .map(|k| {
-                let path = dir.path().join(format!("clip{k}.wav"));
-                let seconds = 3.0 + 0.7 * k as f64;
-                let audio = tone(300.0 + 90.0 * k as f64, 16_000, seconds, 0.3);
-                write_wav(&path, &audio, 16_000, 1, WavFormat::Pcm(16)).unwrap();
-                ClipEntry {
-                    source: load_clip(&path, &load).unwrap().source,
-                    path,
-                    rel: format!("clip{k}.wav"),
-                    label: 0,
-                    group: format!("g{k}"),
-                    recogniser: crate::data::Recogniser::FileName,
-                    augmented: false,
-                    audio_hash: format!("h{k}"),
-                    seconds,
-                }
+                let (hz, seconds) = (300.0 + 90.0 * k as f64, 3.0 + 0.7 * k as f64);
+                tone_clip(dir.path(), &format!("clip{k}"), hz, seconds, &load)
             })
             .collect();
-        let source = FeatureSource {
-            model,
-            config: &ck.config,
-            normalize: true,
-            checkpoint_hash: "ck",
-            load: &load,
-            plan: WindowPlan {
-                crop: WINDOW_SAMPLES,
-                crop_stride: 8_000,
-            },
-        };
+        let source = tiny_source(&ck, &load);
         let boundaries = [Boundary::Layer(1), Boundary::Pooled];
         let run = |jobs: usize| {
             let cache = FeatureCache::new(dir.path().join(format!("cache-{jobs}")));

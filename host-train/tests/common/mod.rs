@@ -20,6 +20,15 @@ pub fn fixture(case: &str) -> PathBuf {
         .join(case)
 }
 
+/// The largest absolute difference between two equally long vectors.
+pub fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
 /// `output`, after asserting that the command succeeded (its stderr shown otherwise).
 pub fn succeeded(output: Output) -> Output {
     assert!(
