@@ -14,6 +14,7 @@ use std::cell::Cell;
 
 use burn::nn::Dropout;
 use burn::prelude::*;
+use rayon::prelude::*;
 
 use crate::seed;
 
@@ -56,19 +57,13 @@ pub fn mask(key: u64, n: usize, keep: f64) -> Vec<f32> {
             *v = if (h >> 32) < threshold { scale } else { 0.0 };
         }
     };
+    // Chunks of ~64k elements (below that a thread costs more than it saves), on rayon's current
+    // pool: a fit running as one of several jobs keeps to its share of the cores.
+    const CHUNK: usize = 1 << 16;
     let mut out = vec![0.0f32; n];
-    let threads = std::thread::available_parallelism().map_or(1, |t| t.get());
-    // Below ~64k elements a thread costs more than it saves.
-    let chunk = n.div_ceil(threads).max(1 << 16);
-    if chunk >= n {
-        fill(0, &mut out);
-    } else {
-        std::thread::scope(|scope| {
-            for (c, part) in out.chunks_mut(chunk).enumerate() {
-                scope.spawn(move || fill(c * chunk, part));
-            }
-        });
-    }
+    out.par_chunks_mut(CHUNK)
+        .enumerate()
+        .for_each(|(c, part)| fill(c * CHUNK, part));
     out
 }
 

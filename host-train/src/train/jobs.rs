@@ -3,7 +3,10 @@
 //! One fit on flex keeps both cores busy only in its matrix products: its element-wise work
 //! runs on the thread that drives it while the other core waits (a depth-1 fit on Donate-a-cry
 //! used 145 % of two cores; issue 16). Two fits, or two clips being cached, fill each other's
-//! gaps. Nothing a piece computes depends on which thread ran it or what ran beside it: every
+//! gaps. Each job gets its own share of the cores (a rayon pool of `cores / jobs` threads): with
+//! one pool for all, two fits' matrix products queued on the same two threads and their
+//! drivers woke and slept around each other (issue 16: measured in `BENCHMARKS.md`).
+//! Nothing a piece computes depends on which thread ran it or what ran beside it: every
 //! unit is seeded by its position, dropout masks come from a stream of the fit's own
 //! ([`crate::model::dropout`]) and heads are drawn holding the backend's generator
 //! ([`crate::model::init::seeded`]).
@@ -13,7 +16,9 @@ use std::sync::{Mutex, PoisonError};
 
 /// `work` on every item, by `jobs` threads that each take the next item not yet taken; the
 /// results in item order. After an error no new item starts, the running ones finish, and the
-/// first error in item order is returned.
+/// first error in item order is returned. With more than one job, each runs inside a rayon pool
+/// of its own with `max(1, threads / jobs)` threads (`threads`: rayon's global pool), so the
+/// backend's parallel kernels stay within the job's share.
 pub fn run_jobs<I: Sync, T: Send, E: Send>(
     jobs: usize,
     items: &[I],
@@ -26,17 +31,28 @@ pub fn run_jobs<I: Sync, T: Send, E: Send>(
     let next = AtomicUsize::new(0);
     let failed = AtomicBool::new(false);
     let slots: Vec<Mutex<Option<Result<T, E>>>> = items.iter().map(|_| Mutex::new(None)).collect();
+    let threads_per_job = (rayon::current_num_threads() / jobs).max(1);
+    let take_items = || {
+        while !failed.load(Ordering::Relaxed) {
+            let k = next.fetch_add(1, Ordering::Relaxed);
+            let Some(item) = items.get(k) else { return };
+            let result = work(item);
+            if result.is_err() {
+                failed.store(true, Ordering::Relaxed);
+            }
+            *slots[k].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+        }
+    };
     std::thread::scope(|scope| {
         for _ in 0..jobs {
             scope.spawn(|| {
-                while !failed.load(Ordering::Relaxed) {
-                    let k = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(k) else { return };
-                    let result = work(item);
-                    if result.is_err() {
-                        failed.store(true, Ordering::Relaxed);
-                    }
-                    *slots[k].lock().unwrap_or_else(PoisonError::into_inner) = Some(result);
+                match rayon::ThreadPoolBuilder::new()
+                    .num_threads(threads_per_job)
+                    .build()
+                {
+                    Ok(pool) => pool.install(take_items),
+                    // No thread to spare: the job shares the global pool, as before.
+                    Err(_) => take_items(),
                 }
             });
         }
@@ -83,6 +99,15 @@ mod tests {
         })
         .unwrap();
         assert_eq!(most.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn each_job_runs_in_its_share_of_the_threads() {
+        let global = rayon::current_num_threads();
+        let seen = run_jobs(2, &[0, 1, 2], |_| Ok::<_, ()>(rayon::current_num_threads())).unwrap();
+        assert_eq!(seen, vec![(global / 2).max(1); 3]);
+        let alone = run_jobs(1, &[0], |_| Ok::<_, ()>(rayon::current_num_threads())).unwrap();
+        assert_eq!(alone, vec![global], "one job keeps every thread");
     }
 
     #[test]
