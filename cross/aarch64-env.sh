@@ -1,17 +1,12 @@
 #!/usr/bin/env bash
 # The docker-free aarch64 toolchain (see cross/README.md).
-#   bash cross/aarch64-env.sh --install   installs the Debian 12 packages (as root)
+#   bash cross/aarch64-env.sh --install   installs the Debian 12 packages (as root), through
+#                                         `cargo xtask provision aarch64`
 #   source cross/aarch64-env.sh           sets up cargo for --target aarch64-unknown-linux-gnu
 
 if [[ "${1:-}" == "--install" ]]; then
-  set -euo pipefail
-  export DEBIAN_FRONTEND=noninteractive
-  dpkg --add-architecture arm64
-  apt-get update -qq
-  apt-get install -y -qq --no-install-recommends \
-    rustc-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu libc6-dev-arm64-cross \
-    libasound2-dev:arm64 qemu-user-static pkg-config
-  exit 0
+  # The Debian packages are listed once, in xtask/src/packages.rs (the suite `aarch64`).
+  cd "$(dirname "${BASH_SOURCE[0]}")/.." && exec cargo xtask provision aarch64
 fi
 
 # Debian's rustc-web ships the arm64 standard library that rustup cannot fetch here; cargo

@@ -1,5 +1,5 @@
 //! MQTT alerts against a real broker: Debian's `mosquitto`, started by each test on a free
-//! loopback port with a generated config (installed by `.ci/run`). Everything stays on
+//! loopback port with a generated config (installed by `cargo xtask test`). Everything stays on
 //! 127.0.0.1 and every wait is bounded.
 
 mod common;
@@ -37,7 +37,7 @@ impl Broker {
     fn start(dir: &Path, extra: &str) -> Self {
         assert!(
             Path::new(MOSQUITTO).is_file(),
-            "{MOSQUITTO} is missing: install Debian's mosquitto (.ci/run does)"
+            "{MOSQUITTO} is missing: install Debian's mosquitto (`cargo xtask test` does)"
         );
         let port = free_port();
         let config = dir.join(format!("mosquitto-{port}.conf"));

@@ -31,7 +31,7 @@ fn classify(kind: &str, cpu: Option<&str>) -> Output {
         Some(cpu) => {
             assert!(
                 Path::new(QEMU).is_file(),
-                "{QEMU} is missing: install Debian's qemu-user-static (.ci/run does)"
+                "{QEMU} is missing: install Debian's qemu-user-static (`cargo xtask test` does)"
             );
             let mut c = Command::new(QEMU);
             c.args(["-cpu", cpu, env!("CARGO_BIN_EXE_edge-infer")]);

@@ -23,7 +23,7 @@ const QEMU: &str = "/usr/bin/qemu-x86_64-static";
 fn embed_runs_without_avx_512_or_avx_and_matches_transformers() {
     assert!(
         Path::new(QEMU).is_file(),
-        "{QEMU} is missing: install Debian's qemu-user-static (.ci/run does)"
+        "{QEMU} is missing: install Debian's qemu-user-static (`cargo xtask test` does)"
     );
     let case = "cls_weighted";
     let reference = read_tensors(&fixture(case).join("reference.safetensors")).unwrap();

@@ -1,0 +1,118 @@
+//! Repository chores for cry-classifier, run as `cargo xtask TASK`: provisioning a Debian
+//! machine for the test suites (the one list of system dependencies is [`packages`]), the
+//! README's test command, and CI.
+
+pub mod artifacts;
+pub mod cmd;
+pub mod error;
+pub mod json;
+pub mod packages;
+pub mod provision;
+pub mod prune;
+pub mod readme;
+pub mod tasks;
+
+use error::{Failure, Result};
+use packages::Suite;
+use provision::Mode;
+
+/// What `cargo xtask help` prints.
+pub const USAGE: &str = "\
+cargo xtask TASK
+
+Tasks:
+  test [--no-install] [CARGO_TEST_ARGS...]
+        The README's test command: installs the Debian packages the tests need (as root;
+        otherwise exits 2 naming them and the command), then runs every test of the
+        workspace with edge-infer built as it ships (--features mic).
+  ci    What CI runs (.ci/run): provisioning of every suite, fmt, clippy, the README's two
+        commands as written, the check that the second reuses the first one's build, the
+        mutation harnesses, edge-infer for aarch64 under qemu, the libtorch backend.
+  provision [SUITE...] [--check]
+        Installs what the suites need (default: all of them): tests, aarch64, libtorch.
+        --check only checks, and exits 2 naming what is missing.
+  provision --from-nothing
+        Shows the plan for a machine with no package installed, and has apt resolve it
+        against an empty dpkg status (a simulation: nothing is installed).
+  packages [SUITE...]
+        Lists the Debian packages and venvs the suites need, and why.
+
+Exit codes: 0 success, 1 a step failed (a test, a check, a build), 2 bad arguments or a
+machine that lacks what a suite needs (the message names it and the command that installs it).
+";
+
+/// Runs the task named by `args` (without the program name).
+pub fn run(args: &[String]) -> Result {
+    let (task, rest) = match args.split_first() {
+        Some((t, r)) => (t.as_str(), r),
+        None => return Err(Failure::Usage(format!("no task given\n\n{USAGE}"))),
+    };
+    match task {
+        "test" => {
+            let no_install = rest.first().is_some_and(|a| a == "--no-install");
+            let extra = if no_install { &rest[1..] } else { rest };
+            let mode = if no_install {
+                Mode::Check
+            } else {
+                Mode::Install
+            };
+            tasks::test::run(extra, mode)
+        }
+        "ci" => {
+            if !rest.is_empty() {
+                return Err(Failure::Usage(format!("`ci` takes no arguments: {rest:?}")));
+            }
+            tasks::ci::run()
+        }
+        "provision" => {
+            if rest == ["--from-nothing"] {
+                return provision::simulate_from_nothing();
+            }
+            let check = rest.iter().any(|a| a == "--check");
+            let suites = suites(rest.iter().filter(|a| *a != "--check"))?;
+            let mode = if check { Mode::Check } else { Mode::Install };
+            provision::provision(&suites, mode)
+        }
+        "packages" => {
+            let suites = suites(rest.iter())?;
+            for p in packages::needed(&suites) {
+                let used: Vec<&str> = p.suites.iter().map(|s| s.name()).collect();
+                println!("{:28} {:22} {}", p.spec(), used.join(","), p.why);
+            }
+            for v in packages::venvs(&suites) {
+                let used: Vec<&str> = v.suites.iter().map(|s| s.name()).collect();
+                println!(
+                    "{:28} {:22} {} (pip install {}, in {})",
+                    format!("venv {}", v.dir),
+                    used.join(","),
+                    v.why,
+                    v.requirements.join(" "),
+                    provision::venv_dir(v).display()
+                );
+            }
+            Ok(())
+        }
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(Failure::Usage(format!("unknown task `{other}`\n\n{USAGE}"))),
+    }
+}
+
+/// The suites named on the command line; none named means all.
+fn suites<'a>(names: impl Iterator<Item = &'a String>) -> Result<Vec<Suite>> {
+    let mut out = Vec::new();
+    for n in names {
+        let s = Suite::from_name(n).ok_or_else(|| {
+            Failure::Usage(format!(
+                "unknown suite `{n}` (the suites: tests, aarch64, libtorch)"
+            ))
+        })?;
+        out.push(s);
+    }
+    if out.is_empty() {
+        out = Suite::ALL.to_vec();
+    }
+    Ok(out)
+}

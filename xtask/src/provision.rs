@@ -1,0 +1,285 @@
+//! Making the machine ready for suites: the Debian packages of [`crate::packages`], installed
+//! with apt when run as root, and the cached venvs. What cannot be installed stops the run at
+//! once (exit 2) with the exact commands to run; nothing is ever skipped silently.
+
+use std::path::PathBuf;
+
+use crate::cmd::{Cmd, cache_dir, is_root};
+use crate::error::{Failure, Result};
+use crate::packages::{self, Installed, Package, Suite, Venv};
+
+/// Reads what dpkg has installed; `None` on a machine without dpkg.
+pub fn installed() -> Option<Installed> {
+    let native = Cmd::new("dpkg")
+        .arg("--print-architecture")
+        .output_if_ok()?;
+    let list = Cmd::new("dpkg-query")
+        .args([
+            "-W",
+            "-f",
+            "${Package}:${Architecture} ${db:Status-Status}\\n",
+        ])
+        .output_if_ok()?;
+    Some(Installed::parse(native.trim(), &list))
+}
+
+/// How provisioning may act.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Install what is missing (as root), else stop with the commands.
+    Install,
+    /// Only check; missing packages stop the run with the commands.
+    Check,
+}
+
+/// Makes sure every package and venv the suites need is there.
+pub fn provision(suites: &[Suite], mode: Mode) -> Result {
+    let names: Vec<&str> = suites.iter().map(|s| s.name()).collect();
+    let need = packages::needed(suites);
+    let installed = installed().ok_or_else(|| {
+        Failure::Unprovisioned(format!(
+            "this machine has no dpkg: the suites ({}) need these Debian packages or their \
+             equivalents: {}",
+            names.join(", "),
+            describe(&need)
+        ))
+    })?;
+    let missing = packages::missing(&need, &installed);
+    if missing.is_empty() {
+        eprintln!(
+            "provision ({}): all {} Debian packages present",
+            names.join(", "),
+            need.len()
+        );
+    } else {
+        install(&missing, mode, &names)?;
+    }
+    for venv in packages::venvs(suites) {
+        ensure_venv(venv, mode)?;
+    }
+    Ok(())
+}
+
+fn describe(packages: &[&Package]) -> String {
+    packages
+        .iter()
+        .map(|p| format!("\n  {} ({})", p.spec(), p.why))
+        .collect()
+}
+
+fn unprovisioned(missing: &[&Package], names: &[&str], why: &str) -> Failure {
+    let commands = packages::install_commands(missing);
+    Failure::Unprovisioned(format!(
+        "{why}: the suites ({}) need these Debian packages:{}\nInstall them as root:\n  {}\n\
+         or run `cargo xtask provision {}` as root.",
+        names.join(", "),
+        describe(missing),
+        commands.join("\n  "),
+        names.join(" "),
+    ))
+}
+
+/// Whether missing packages may be installed here: only in [`Mode::Install`] and as root;
+/// otherwise the failure names the packages and the commands.
+fn may_install(missing: &[&Package], mode: Mode, root: bool, names: &[&str]) -> Result {
+    match (mode, root) {
+        (Mode::Check, _) => Err(unprovisioned(missing, names, "missing")),
+        (Mode::Install, false) => Err(unprovisioned(
+            missing,
+            names,
+            "missing, and installing needs root",
+        )),
+        (Mode::Install, true) => Ok(()),
+    }
+}
+
+fn install(missing: &[&Package], mode: Mode, names: &[&str]) -> Result {
+    may_install(missing, mode, is_root(), names)?;
+    let specs: Vec<String> = missing.iter().map(|p| p.spec()).collect();
+    eprintln!("provision: installing {}", specs.join(" "));
+    let known = Cmd::new("dpkg")
+        .arg("--print-foreign-architectures")
+        .output_if_ok()
+        .unwrap_or_default();
+    let apt = || {
+        for arch in packages::foreign_archs(missing) {
+            if !known.lines().any(|l| l.trim() == arch) {
+                Cmd::new("dpkg").args(["--add-architecture", arch]).run()?;
+            }
+        }
+        Cmd::new("apt-get").args(["update", "-qq"]).run()?;
+        Cmd::new("apt-get")
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(&specs)
+            .run()
+    };
+    apt().map_err(|e| unprovisioned(missing, names, &format!("apt failed ({e})")))?;
+    let after = installed().unwrap_or_default();
+    let still = packages::missing(missing, &after);
+    if !still.is_empty() {
+        return Err(unprovisioned(&still, names, "still missing after apt-get"));
+    }
+    Ok(())
+}
+
+/// The folder of a cached venv.
+pub fn venv_dir(venv: &Venv) -> PathBuf {
+    cache_dir().join(venv.dir)
+}
+
+/// The venv's Python interpreter.
+pub fn venv_python(venv: &Venv) -> PathBuf {
+    venv_dir(venv).join("bin/python")
+}
+
+fn ensure_venv(venv: &Venv, mode: Mode) -> Result {
+    let dir = venv_dir(venv);
+    let python = venv_python(venv);
+    let ok = || {
+        Cmd::new(python.to_string_lossy())
+            .args(["-c", venv.check])
+            .succeeds()
+    };
+    if ok() {
+        eprintln!("provision: venv {} ready", dir.display());
+        return Ok(());
+    }
+    let create = format!(
+        "python3 -m venv {0} && {0}/bin/pip install {1}",
+        dir.display(),
+        venv.requirements.join(" ")
+    );
+    if mode == Mode::Check {
+        return Err(Failure::Unprovisioned(format!(
+            "the venv {} ({}) is missing or incomplete; make it with:\n  {create}",
+            dir.display(),
+            venv.why
+        )));
+    }
+    eprintln!(
+        "provision: making the venv {} ({})",
+        dir.display(),
+        venv.why
+    );
+    let made = (|| {
+        if dir.exists() {
+            std::fs::remove_dir_all(&dir)
+                .map_err(|e| Failure::Step(format!("{}: {e}", dir.display())))?;
+        }
+        if let Some(parent) = dir.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| Failure::Step(format!("{}: {e}", parent.display())))?;
+        }
+        Cmd::new("python3")
+            .args(["-m", "venv"])
+            .arg(dir.to_string_lossy())
+            .run()?;
+        Cmd::new(dir.join("bin/pip").to_string_lossy())
+            .args(["install", "-q", "--disable-pip-version-check"])
+            .args(venv.requirements)
+            .run()
+    })();
+    made.map_err(|e| {
+        Failure::Unprovisioned(format!(
+            "could not make the venv {} ({e}); make it by hand:\n  {create}",
+            dir.display()
+        ))
+    })?;
+    if !ok() {
+        return Err(Failure::Unprovisioned(format!(
+            "the venv {} fails its check ({}) after pip install; make it by hand:\n  {create}",
+            dir.display(),
+            venv.check
+        )));
+    }
+    Ok(())
+}
+
+/// The proof that the list installs on a machine with nothing: apt resolves every package and
+/// all their dependencies against an empty dpkg status (a simulation; nothing is installed).
+pub fn simulate_from_nothing() -> Result {
+    let empty_installed = Installed::parse("amd64", "");
+    let all = packages::needed(&Suite::ALL);
+    let plan = packages::missing(&all, &empty_installed);
+    if plan.len() != packages::PACKAGES.len() {
+        return Err(Failure::Step(format!(
+            "on an empty machine the plan holds {} of the {} packages",
+            plan.len(),
+            packages::PACKAGES.len()
+        )));
+    }
+    eprintln!(
+        "provision from nothing: {}",
+        packages::install_commands(&plan).join(" && ")
+    );
+    let status =
+        std::env::temp_dir().join(format!("xtask-empty-dpkg-status-{}", std::process::id()));
+    std::fs::write(&status, "").map_err(|e| Failure::Step(format!("{}: {e}", status.display())))?;
+    let mut apt = Cmd::new("apt-get").args([
+        "install",
+        "--simulate",
+        "-qq",
+        "--no-install-recommends",
+        &format!("-oDir::State::status={}", status.display()),
+    ]);
+    for arch in packages::foreign_archs(&plan) {
+        apt = apt.arg(format!("-oAPT::Architectures::={arch}"));
+    }
+    let specs: Vec<String> = plan.iter().map(|p| p.spec()).collect();
+    let out = apt.args(&specs).read();
+    let _ = std::fs::remove_file(&status);
+    let out = out?;
+    let installs = out.lines().filter(|l| l.starts_with("Inst ")).count();
+    for p in &plan {
+        // `Inst mosquitto (2.0.11-1.2 ...)`, `Inst libasound2-dev:arm64 (...)`.
+        let found = out
+            .lines()
+            .any(|l| l.starts_with(&format!("Inst {} (", p.spec())));
+        if !found {
+            return Err(Failure::Step(format!(
+                "apt's simulation from an empty machine does not install {}",
+                p.spec()
+            )));
+        }
+    }
+    eprintln!(
+        "provision from nothing: apt resolves all {} packages ({installs} with their dependencies) \
+         on an empty dpkg status",
+        plan.len()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mosquitto() -> Vec<&'static Package> {
+        packages::PACKAGES
+            .iter()
+            .filter(|p| p.name == "mosquitto")
+            .collect()
+    }
+
+    #[test]
+    fn a_user_without_root_is_stopped_with_the_packages_and_the_command() {
+        let e = may_install(&mosquitto(), Mode::Install, false, &["tests"]).unwrap_err();
+        assert_eq!(e.process_exit_code(), 2);
+        let m = e.to_string();
+        assert!(m.contains("installing needs root"), "{m}");
+        assert!(m.contains("mosquitto (the MQTT tests"), "{m}");
+        assert!(
+            m.contains("apt-get install -y --no-install-recommends mosquitto"),
+            "{m}"
+        );
+        assert!(m.contains("cargo xtask provision tests"), "{m}");
+    }
+
+    #[test]
+    fn check_mode_never_installs_and_root_may() {
+        let e = may_install(&mosquitto(), Mode::Check, true, &["tests"]).unwrap_err();
+        assert_eq!(e.process_exit_code(), 2);
+        assert!(may_install(&mosquitto(), Mode::Install, true, &["tests"]).is_ok());
+    }
+}
