@@ -117,23 +117,29 @@ pub struct Reuse {
 }
 
 /// Compares the registry dependencies of two builds (workspace crates are left out: a fresh
-/// clone compiles them anyway).
+/// clone compiles them anyway). One build may hold a crate twice, for the target and for build
+/// scripts and proc macros with other features: an artifact of the second build is shared when
+/// the first built any of its variants with the same files.
 pub fn reuse(first: &[Artifact], second: &[Artifact]) -> Reuse {
-    let deps = |a: &[Artifact]| -> BTreeMap<(String, String, String), Artifact> {
-        a.iter()
-            .filter(|x| !x.is_workspace())
-            .map(|x| (x.key(), x.clone()))
-            .collect()
-    };
-    let (a, b) = (deps(first), deps(second));
+    type Key = (String, String, String);
+    let mut built: BTreeMap<Key, Vec<&Artifact>> = BTreeMap::new();
+    for a in first.iter().filter(|a| !a.is_workspace()) {
+        built.entry(a.key()).or_default().push(a);
+    }
+    let mut seen = std::collections::BTreeSet::new();
     let mut r = Reuse::default();
-    for (key, art) in &b {
-        match a.get(key) {
-            Some(prev) if prev.filenames == art.filenames => r.shared += 1,
-            Some(prev) => r.splits.push(Split {
+    for art in second.iter().filter(|a| !a.is_workspace()) {
+        if !seen.insert((art.key(), art.filenames.clone())) {
+            continue;
+        }
+        match built.get(&art.key()) {
+            Some(variants) if variants.iter().any(|v| v.filenames == art.filenames) => {
+                r.shared += 1
+            }
+            Some(variants) => r.splits.push(Split {
                 package: art.package(),
                 kind: art.kind.clone(),
-                first: prev.filenames.clone(),
+                first: variants.iter().flat_map(|v| v.filenames.clone()).collect(),
                 second: art.filenames.clone(),
             }),
             None => r
@@ -207,6 +213,26 @@ mod tests {
                 first: vec!["/t/liblibc-aaaa.rlib".into()],
                 second: vec!["/t/liblibc-ffff.rlib".into()],
             }]
+        );
+    }
+
+    #[test]
+    fn a_crate_built_twice_in_one_build_matches_either_variant() {
+        // half for the target (with serde) and for a build script (without), in one build.
+        let first = [
+            msg(LIBC, "lib", "libc", "/t/liblibc-target.rlib", false),
+            msg(LIBC, "lib", "libc", "/t/liblibc-host.rlib", false),
+        ]
+        .join("\n");
+        let second = msg(LIBC, "lib", "libc", "/t/liblibc-target.rlib", true);
+        let r = reuse(&read(&first).unwrap(), &read(&second).unwrap());
+        assert_eq!((r.shared, r.splits.len()), (1, 0));
+        let other = msg(LIBC, "lib", "libc", "/t/liblibc-other.rlib", true);
+        let r = reuse(&read(&first).unwrap(), &read(&other).unwrap());
+        assert_eq!(r.splits.len(), 1);
+        assert_eq!(
+            r.splits[0].first,
+            ["/t/liblibc-target.rlib", "/t/liblibc-host.rlib"]
         );
     }
 
