@@ -14,6 +14,9 @@ pub mod metadata;
 pub mod scoring;
 pub mod windows;
 
-pub use audio::{AudioError, Clip, DecodeError, LoadOptions, SourceInfo, WavStream, load_clip};
+pub use audio::{
+    AudioError, Clip, DecodeError, LoadOptions, SourceInfo, WavStream, load_clip,
+    load_clip_from_bytes,
+};
 pub use labels::{LabelError, LabelSet};
 pub use metadata::{MetadataError, ModelMetadata};

@@ -9,6 +9,7 @@
 //!   last window every hop), classification above the energy gate, and the decision (smoothing,
 //!   debounce, calm) that produces typed [`stream::Event`]s.
 //! - [`output`]: events and classify results as JSON lines.
+//! - [`clips`]: whole clips classified as `classify` prints them (files and uploads).
 //! - [`alerts`]: events to an MQTT broker (state, reason, events, status, health) with Home
 //!   Assistant discovery, from a thread of their own with a bounded, acknowledged outbox.
 //! - [`pipeline`]: what `stream` and `listen` share once the model is loaded: the detector and
@@ -27,6 +28,7 @@ pub mod alerts;
 pub mod bench;
 pub mod capture;
 pub mod cli;
+pub mod clips;
 pub mod commands;
 pub mod config;
 pub mod engine;

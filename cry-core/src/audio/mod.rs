@@ -122,10 +122,32 @@ fn warn_if_cut(path: &Path, decoded: &DecodedAudio, options: &LoadOptions) {
 /// [`LoadOptions::bandwidth`] when one is set.
 pub fn load_clip(path: &Path, options: &LoadOptions) -> Result<Clip, AudioError> {
     let decoded = read_audio(path, options)?;
-    let mut clip = clip_from_decoded(decoded, options.target_rate).map_err(|kind| AudioError {
+    model_ready(decoded, options).map_err(|kind| AudioError {
         path: path.to_path_buf(),
         kind,
-    })?;
+    })
+}
+
+/// Loads a file held in memory (an upload) as a model-ready [`Clip`], exactly as [`load_clip`]
+/// loads one from disk; errors say what is wrong with the bytes.
+pub fn load_clip_from_bytes(bytes: Vec<u8>, options: &LoadOptions) -> Result<Clip, DecodeError> {
+    if bytes.is_empty() {
+        return Err(DecodeError::NotAudio("no bytes".into()));
+    }
+    let stream = AudioStream::open(std::io::Cursor::new(bytes))?;
+    let decoded = decode_audio(stream, options.max_seconds)?;
+    if let Some(frames) = decoded.cut_from_frames {
+        log::warn!(
+            "an upload of {:.1} s, cut to the first {:.1} s",
+            frames as f64 / f64::from(decoded.sample_rate),
+            options.max_seconds.unwrap_or_default()
+        );
+    }
+    model_ready(decoded, options)
+}
+
+fn model_ready(decoded: DecodedAudio, options: &LoadOptions) -> Result<Clip, DecodeError> {
+    let mut clip = clip_from_decoded(decoded, options.target_rate)?;
     if let Some(band) = options.bandwidth {
         clip.samples = band.apply(&clip.samples, clip.sample_rate);
     }

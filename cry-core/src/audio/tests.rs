@@ -370,3 +370,29 @@ fn a_bandwidth_limits_every_loaded_clip() {
     let kept = energy_at(&limited, 1000.0) / energy_at(&full, 1000.0);
     assert!((kept - 1.0).abs() < 0.02, "{kept}");
 }
+
+#[test]
+fn an_upload_in_memory_loads_as_its_file_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = tmp(&dir, "tone.wav");
+    let samples: Vec<f32> = (0..12_000)
+        .map(|i| (2.0 * PI * 440.0 * f64::from(i) / 8_000.0).sin() as f32 * 0.5)
+        .collect();
+    write_float(&path, spec(2, 8_000, 32, SampleFormat::Float), &samples);
+    let options = LoadOptions {
+        bandwidth: Some(Bandwidth::new(3_000.0).unwrap()),
+        ..LoadOptions::default()
+    };
+    let from_file = load_clip(&path, &options).unwrap();
+    let from_bytes = load_clip_from_bytes(std::fs::read(&path).unwrap(), &options).unwrap();
+    assert_eq!(from_bytes.samples, from_file.samples);
+    assert_eq!(from_bytes.source, from_file.source);
+    assert_eq!(from_bytes.sample_rate, SAMPLE_RATE_HZ);
+
+    assert!(matches!(
+        load_clip_from_bytes(Vec::new(), &options),
+        Err(DecodeError::NotAudio(_))
+    ));
+    let text = load_clip_from_bytes(b"hello, this is not audio".to_vec(), &options).unwrap_err();
+    assert!(matches!(text, DecodeError::NotAudio(_)), "{text}");
+}
