@@ -12,7 +12,7 @@ use cry_core::contract::SAMPLE_RATE_HZ;
 use crate::bench::BenchConfig;
 use crate::config::{
     AlertOverrides, BenchCommandConfig, ClassifyConfig, DevicesConfig, ListenConfig, ModelConfig,
-    PipelineConfig, StreamConfig, StreamInput,
+    PipelineConfig, ServeConfig, StreamConfig, StreamInput,
 };
 use crate::engine::{EngineOptions, Precision};
 use crate::error::EXIT_CODES_HELP as EXIT_CODES;
@@ -52,6 +52,10 @@ pub enum Command {
     /// Measure model load time, per-window latency, real-time factor and memory.
     #[command(after_help = EXIT_CODES)]
     Bench(BenchArgs),
+    /// Serve classification of uploaded files over HTTP (no audio source); see also --http on
+    /// `stream` and `listen`.
+    #[command(after_help = EXIT_CODES, args_override_self = true)]
+    Serve(ServeArgs),
 }
 
 /// The model to run.
@@ -250,6 +254,62 @@ impl AlertArgs {
     }
 }
 
+/// The HTTP API.
+#[derive(Debug, Args)]
+pub struct HttpArgs {
+    /// Serve the HTTP API on this address (`127.0.0.1:8080`). Any address but loopback needs a
+    /// token.
+    #[arg(long, value_name = "IP:PORT")]
+    pub http: Option<std::net::SocketAddr>,
+    /// File whose first line is the token every route but /healthz requires (`Authorization:
+    /// Bearer TOKEN`); at least 16 bytes. Or the environment variable EDGE_INFER_HTTP_TOKEN;
+    /// never on the command line.
+    #[arg(long, value_name = "FILE")]
+    pub http_token_file: Option<PathBuf>,
+    /// Largest request body in bytes (413 above it).
+    #[arg(long, value_name = "BYTES", default_value_t = crate::http::config::DEFAULT_MAX_BODY)]
+    pub http_max_body: usize,
+    /// Classify requests served at once (429 above it). Default: the cores, less one while a
+    /// live source runs.
+    #[arg(long, value_name = "N")]
+    pub http_max_concurrent: Option<usize>,
+    /// Serve /metrics without the token.
+    #[arg(long)]
+    pub http_public_metrics: bool,
+}
+
+impl HttpArgs {
+    fn into_config(self, live_source: bool) -> Result<Option<crate::http::HttpConfig>, UsageError> {
+        let Some(addr) = self.http else {
+            if self.http_token_file.is_some() || self.http_public_metrics {
+                return Err(UsageError(
+                    "--http-token-file and --http-public-metrics go with --http".into(),
+                ));
+            }
+            return Ok(None);
+        };
+        let http = |e: crate::http::HttpConfigError| UsageError(format!("--http: {e}"));
+        let token = crate::http::config::read_token(
+            self.http_token_file.as_deref(),
+            std::env::var(crate::http::TOKEN_ENV).ok(),
+        )
+        .map_err(http)?;
+        let cores = std::thread::available_parallelism().map_or(1, usize::from);
+        let concurrent = self
+            .http_max_concurrent
+            .unwrap_or_else(|| crate::http::config::default_concurrency(cores, live_source));
+        crate::http::config::http_config(
+            addr,
+            token,
+            self.http_max_body,
+            concurrent,
+            self.http_public_metrics,
+        )
+        .map(Some)
+        .map_err(http)
+    }
+}
+
 /// What `stream` and `listen` share: the capture ring, the model, the detector and the alerts.
 #[derive(Debug, Args)]
 pub struct PipelineArgs {
@@ -267,6 +327,8 @@ pub struct PipelineArgs {
     pub detector: DetectorArgs,
     #[command(flatten)]
     pub alerts: AlertArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
 }
 
 impl PipelineArgs {
@@ -283,6 +345,7 @@ impl PipelineArgs {
             overrides,
             model,
             alerts: self.alerts.into_config()?,
+            http: self.http.into_config(true)?,
         })
     }
 }
@@ -336,6 +399,31 @@ pub struct ListenArgs {
     pub device: Option<String>,
     #[command(flatten)]
     pub pipeline: PipelineArgs,
+}
+
+/// `serve` arguments.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// TOML file of these options, named as the flags without the leading dashes; flags on the
+    /// command line override it.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
+    #[command(flatten)]
+    pub http: HttpArgs,
+}
+
+impl ServeArgs {
+    /// The validated config: `--http` is required.
+    pub fn into_config(self) -> Result<ServeConfig, UsageError> {
+        let model = self.model.into_config()?;
+        let http = self
+            .http
+            .into_config(false)?
+            .ok_or_else(|| UsageError("serve needs --http IP:PORT".into()))?;
+        Ok(ServeConfig { model, http })
+    }
 }
 
 /// `devices` arguments.
@@ -454,7 +542,7 @@ impl BenchArgs {
     }
 }
 
-/// The command line with `--config FILE` (for `stream` and `listen`) spliced in: the file's
+/// The command line with `--config FILE` (for `stream`, `listen` and `serve`) spliced in: the file's
 /// options go right after the subcommand, so the flags written on the command line, which come
 /// later, override them. A key that is not an option of the subcommand, or a value that is not a
 /// string, number or boolean, is an error naming the file and the key.
@@ -462,7 +550,7 @@ pub fn with_config_file(args: Vec<OsString>) -> Result<Vec<OsString>, UsageError
     let Some(sub) = args.get(1).and_then(|a| a.to_str()) else {
         return Ok(args);
     };
-    if !matches!(sub, "stream" | "listen") {
+    if !matches!(sub, "stream" | "listen" | "serve") {
         return Ok(args);
     }
     let mut path = None;
@@ -488,7 +576,7 @@ pub fn with_config_file(args: Vec<OsString>) -> Result<Vec<OsString>, UsageError
     let command = Cli::command();
     let sub_command = command
         .find_subcommand(sub)
-        .expect("stream and listen are subcommands");
+        .expect("stream, listen and serve are subcommands");
     let known: Vec<String> = sub_command
         .get_arguments()
         .filter_map(|a| a.get_long().map(str::to_string))

@@ -134,6 +134,8 @@ pub struct PipelineConfig {
     pub overrides: AlertOverrides,
     /// `--mqtt` and its options.
     pub alerts: Option<crate::alerts::AlertsConfig>,
+    /// `--http` and its options.
+    pub http: Option<crate::http::HttpConfig>,
 }
 
 impl PipelineConfig {
@@ -209,6 +211,15 @@ pub struct ListenConfig {
     pub pipeline: PipelineConfig,
 }
 
+/// `serve`: classification of uploads over HTTP, no audio source.
+#[derive(Debug, Clone)]
+pub struct ServeConfig {
+    /// The model.
+    pub model: ModelConfig,
+    /// Where and how to serve.
+    pub http: crate::http::HttpConfig,
+}
+
 /// `devices`: list the inputs.
 #[derive(Debug, Clone)]
 pub struct DevicesConfig {
@@ -244,6 +255,7 @@ mod tests {
             detector: DetectorConfig::default(),
             overrides,
             alerts: None,
+            http: None,
         }
     }
 

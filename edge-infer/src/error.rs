@@ -30,7 +30,9 @@ unexpected failure; 2 invalid arguments; 3 model missing or unusable (not ONNX, 
 input/output contract not met); 4 audio input unusable (undecodable file, stdin not in the \
 declared format); 5 audio device missing or capture failed (also `listen` and `devices` in a \
 build without the `mic` feature); 6 MQTT broker refused the credentials or its TLS certificate \
-did not verify (an unreachable broker is retried, never an exit), or --ha-remove did not finish.";
+did not verify (an unreachable broker is retried, never an exit), or --ha-remove did not finish. \
+A refused --http setting (a public address without a token, a short token) is 2; an address that \
+cannot be bound is 1.";
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -76,6 +78,9 @@ pub enum Error {
     /// `--ha-remove` did not finish.
     #[error("cannot remove the Home Assistant entities")]
     HaRemove(#[from] crate::alerts::RemoveError),
+    /// The HTTP server could not start (the address is taken, say).
+    #[error(transparent)]
+    Http(#[from] crate::http::ServerError),
 }
 
 impl Error {
@@ -92,7 +97,8 @@ impl Error {
             Error::Pump(PumpError::Output(_))
             | Error::Output(_)
             | Error::Json(_)
-            | Error::Interrupt(_) => EXIT_FAILURE,
+            | Error::Interrupt(_)
+            | Error::Http(_) => EXIT_FAILURE,
         }
     }
 

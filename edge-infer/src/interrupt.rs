@@ -1,5 +1,5 @@
-//! SIGINT: the first Ctrl-C asks the streaming loops to finish their window, print a summary and
-//! exit 0; a second one exits at once.
+//! SIGINT and SIGTERM: the first asks the streaming loops (and `serve`) to finish their window,
+//! print a summary and exit 0; a second one exits at once.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 

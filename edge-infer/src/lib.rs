@@ -9,6 +9,8 @@
 //!   last window every hop), classification above the energy gate, and the decision (smoothing,
 //!   debounce, calm) that produces typed [`stream::Event`]s.
 //! - [`output`]: events and classify results as JSON lines.
+//! - [`http`]: the HTTP API (`--http`, `serve`): live state and SSE from the same events,
+//!   classification of uploads, health and Prometheus metrics; axum on a thread of its own.
 //! - [`clips`]: whole clips classified as `classify` prints them (files and uploads).
 //! - [`alerts`]: events to an MQTT broker (state, reason, events, status, health) with Home
 //!   Assistant discovery, from a thread of their own with a bounded, acknowledged outbox.
@@ -33,6 +35,7 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod http;
 pub mod interrupt;
 pub mod output;
 pub mod pipeline;

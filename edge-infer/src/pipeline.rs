@@ -1,13 +1,16 @@
 //! What `stream` and `listen` share once the model is loaded: the detector for it, where its
-//! events go (JSON lines on stdout, the MQTT publisher, the service manager's watchdog), and how
-//! a run ends.
+//! events go (JSON lines on stdout, the MQTT publisher, the HTTP API, the service manager's
+//! watchdog), and how a run ends.
 
 use std::io::StdoutLock;
+use std::sync::Arc;
 
 use crate::alerts::{self, Alerting, MqttAlerts};
+use crate::clips::ClipClassifier;
 use crate::config::PipelineConfig;
 use crate::engine::{Engine, Session};
 use crate::error::Error;
+use crate::http::{Classify, HttpServer, LiveHub, LiveInfo, Metrics};
 use crate::output::{EventSink, EventWriter};
 use crate::service::{Notifier, Watched};
 use crate::stream::decision::Event;
@@ -24,27 +27,59 @@ pub fn detector<'e>(
     Ok((Detector::new(engine.session()?, config)?, cry_head))
 }
 
-/// The publisher and the service manager's notifier of one run.
+/// The publisher, the HTTP server and the service manager's notifier of one run.
 pub struct Outputs {
     mqtt: Option<MqttAlerts>,
+    http: Option<(HttpServer, Arc<LiveHub>)>,
     notifier: Notifier,
 }
 
 impl Outputs {
-    /// Starts the MQTT publisher when `--mqtt` was given and tells the service manager the run
-    /// is ready, with `status`.
+    /// Starts the MQTT publisher when `--mqtt` was given and the HTTP server when `--http` was
+    /// (`mode` is the command, for the state), then tells the service manager the run is ready,
+    /// with `status`.
     pub fn start(
         pipeline: &PipelineConfig,
-        labels: &[String],
+        engine: &Arc<Engine>,
+        mode: &'static str,
         status: &str,
     ) -> Result<Self, Error> {
+        let labels = &engine.metadata().labels;
         let mqtt = match &pipeline.alerts {
             Some(a) => Some(MqttAlerts::start(a.settings_for(labels))?),
             None => None,
         };
+        let http = match &pipeline.http {
+            Some(config) => {
+                let clips = ClipClassifier::new(&pipeline.model, engine)?;
+                let metrics = Arc::new(Metrics::new());
+                let hub = LiveHub::new(
+                    LiveInfo {
+                        mode,
+                        model: pipeline
+                            .model
+                            .path
+                            .file_name()
+                            .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+                        labels: labels.clone(),
+                        cry_threshold: clips.cry_threshold(),
+                        gate_dbfs: pipeline.detector.gate_dbfs,
+                    },
+                    metrics.clone(),
+                );
+                let classify = Arc::new(Classify::new(engine.clone(), clips));
+                let server = HttpServer::start(config, Some(hub.clone()), classify, metrics)?;
+                Some((server, hub))
+            }
+            None => None,
+        };
         let mut notifier = Notifier::from_env();
         notifier.ready(status);
-        Ok(Self { mqtt, notifier })
+        Ok(Self {
+            mqtt,
+            http,
+            notifier,
+        })
     }
 
     /// Where the detector's events go: stdout (with `cry_prob` for a cry-head detector), the
@@ -54,13 +89,18 @@ impl Outputs {
             inner: Alerting {
                 lines: EventWriter::new(std::io::stdout().lock(), labels).with_cry_head(cry_head),
                 mqtt: self.mqtt.as_ref(),
+                http: self.http.as_ref().map(|(_, hub)| &**hub),
             },
             notifier: &mut self.notifier,
         })
     }
 
-    /// Stops the publisher, flushing what it still holds (after the sink is gone).
+    /// Stops the HTTP server and the publisher, flushing what it still holds (after the sink
+    /// is gone).
     pub fn finish(self) -> Result<(), Error> {
+        if let Some((server, _)) = self.http {
+            server.stop();
+        }
         Ok(alerts::finish(self.mqtt)?)
     }
 }

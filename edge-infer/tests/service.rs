@@ -41,6 +41,42 @@ fn the_shipped_config_file_is_a_valid_listen_configuration() {
 }
 
 #[test]
+fn the_shipped_config_file_s_http_examples_are_options_of_listen() {
+    let shipped =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/edge-infer.toml"))
+            .unwrap();
+    let enabled: String = shipped
+        .lines()
+        .map(|l| match l.strip_prefix("# ") {
+            Some(rest) if rest.starts_with("http") => rest,
+            _ => l,
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    assert_ne!(enabled, shipped, "the example has HTTP keys");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("edge-infer.toml");
+    std::fs::write(&file, enabled).unwrap();
+    let args = with_config_file(
+        ["edge-infer", "listen", "--config", file.to_str().unwrap()]
+            .iter()
+            .map(Into::into)
+            .collect(),
+    )
+    .unwrap();
+    let Command::Listen(listen) = Cli::try_parse_from(&args).unwrap().command else {
+        panic!("listen");
+    };
+    let http = listen.pipeline.http;
+    assert_eq!(http.http, Some("127.0.0.1:8080".parse().unwrap()));
+    assert_eq!(http.http_max_concurrent, Some(3));
+    assert_eq!(
+        http.http_token_file.as_deref(),
+        Some(Path::new("/etc/edge-infer/http-token"))
+    );
+}
+
+#[test]
 fn readiness_and_watchdog_pings_reach_systemd_s_socket() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("notify");

@@ -69,16 +69,21 @@ pub fn alerts_config(
     })
 }
 
-/// The JSON lines, and the MQTT publisher when there is one.
+/// The JSON lines, and the MQTT publisher and the HTTP API's live state when there are.
 pub struct Alerting<'a, S> {
     /// Where events are printed.
     pub lines: S,
     /// The publisher.
     pub mqtt: Option<&'a MqttAlerts>,
+    /// The HTTP API's live state.
+    pub http: Option<&'a crate::http::LiveHub>,
 }
 
 impl<S: EventSink> EventSink for Alerting<'_, S> {
     fn write(&mut self, event: &Event) -> io::Result<()> {
+        if let Some(hub) = self.http {
+            hub.observe(event);
+        }
         if let Some(mqtt) = self.mqtt {
             mqtt.observe(event);
             if let Some(fatal) = mqtt.fatal() {

@@ -1,5 +1,7 @@
 //! `edge-infer listen`: a microphone through the streaming pipeline, reopened when it is lost.
 
+use std::sync::Arc;
+
 use crate::alerts;
 use crate::capture::{self, reconnect};
 use crate::config::ListenConfig;
@@ -17,7 +19,7 @@ pub fn run(config: &ListenConfig) -> Result<(), Error> {
         return Ok(removed?);
     }
     capture::ensure_available()?;
-    let engine = pipeline.model.load()?;
+    let engine = Arc::new(pipeline.model.load()?);
     let stop = interrupt::install()?;
     let device = config.device.as_deref();
     let mut capture = capture::open(device, pipeline.ring_seconds)?;
@@ -29,7 +31,7 @@ pub fn run(config: &ListenConfig) -> Result<(), Error> {
     );
     let (mut detector, cry_head) = pipeline::detector(pipeline, &engine)?;
     let labels = &engine.metadata().labels;
-    let mut outputs = Outputs::start(pipeline, labels, READY)?;
+    let mut outputs = Outputs::start(pipeline, &engine, "listen", READY)?;
     let mut out = outputs.sink(labels, cry_head);
     let mut pump = Pump::default();
     let stopped = loop {

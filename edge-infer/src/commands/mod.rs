@@ -5,6 +5,7 @@ mod bench;
 mod classify;
 mod devices;
 mod listen;
+mod serve;
 mod stream;
 
 use crate::cli::{Cli, Command};
@@ -18,5 +19,6 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Listen(args) => listen::run(&args.into_config()?),
         Command::Devices(args) => devices::run(&args.into_config()),
         Command::Bench(args) => bench::run(&args.into_config()?),
+        Command::Serve(args) => serve::run(&args.into_config()?),
     }
 }

@@ -1,5 +1,7 @@
 //! `edge-infer stream`: a WAV file or raw PCM on stdin through the streaming pipeline.
 
+use std::sync::Arc;
+
 use crate::alerts;
 use crate::config::{StreamConfig, StreamInput};
 use crate::error::Error;
@@ -26,14 +28,14 @@ pub fn run(config: &StreamConfig) -> Result<(), Error> {
     if let Some(removed) = alerts::remove_if_asked(pipeline.alerts.as_ref()) {
         return Ok(removed?);
     }
-    let engine = pipeline.model.load()?;
+    let engine = Arc::new(pipeline.model.load()?);
     let stop = interrupt::install()?;
     // The feeder thread is not joined: after Ctrl-C it may be blocked reading stdin, and it
     // ends with the process.
     let (mut ring, _feeder) = spawn_feeder(source, config.pace, pipeline.ring_seconds);
     let (mut detector, cry_head) = pipeline::detector(pipeline, &engine)?;
     let labels = &engine.metadata().labels;
-    let mut outputs = Outputs::start(pipeline, labels, READY)?;
+    let mut outputs = Outputs::start(pipeline, &engine, "stream", READY)?;
     let mut out = outputs.sink(labels, cry_head);
     let pumped = Pump::default().run(&mut ring, &mut detector, &mut out, stop);
     out.fatal()?;

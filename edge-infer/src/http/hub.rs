@@ -1,0 +1,362 @@
+//! The live monitor's side of the HTTP API: the detector's events, as the inference loop hands
+//! them over, become the state, the recent past and the messages of `/api/v1/live`.
+//!
+//! The inference loop calls [`LiveHub::observe`], which holds a mutex for a few field updates
+//! and sends to a broadcast channel that never blocks: a client that does not keep up loses its
+//! place (it is dropped and counted), never the loop's time.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use super::metrics::Metrics;
+use crate::stream::decision::{Event, Verdict};
+
+/// Seconds of windows a new live client receives first.
+pub const BACKLOG_SECONDS: f64 = 600.0;
+/// `/healthz` fails when the loop produced no window for this long.
+pub const STALL: Duration = Duration::from_secs(10);
+/// Messages a live client may fall behind by before it is dropped.
+pub const CLIENT_LAG: usize = 256;
+
+/// One message of `/api/v1/live`: its SSE event name and JSON data.
+#[derive(Debug, Clone)]
+pub struct Message {
+    /// `window` or `event`.
+    pub kind: &'static str,
+    /// The JSON payload.
+    pub data: Arc<str>,
+}
+
+/// What the state reports about the model and the detector.
+#[derive(Debug, Clone)]
+pub struct LiveInfo {
+    /// `stream` or `listen`.
+    pub mode: &'static str,
+    /// The model file's name.
+    pub model: String,
+    /// The class names in output order.
+    pub labels: Vec<String>,
+    /// Two-head models: the cry threshold in force.
+    pub cry_threshold: Option<f32>,
+    /// The energy gate in dBFS.
+    pub gate_dbfs: f32,
+}
+
+#[derive(Debug, Clone)]
+struct Crying {
+    since: f64,
+    since_unix: f64,
+    reason: String,
+    confidence: f32,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Live {
+    crying: Option<Crying>,
+    last_window: Option<Value>,
+    last_at: Option<Instant>,
+    cry_prob: Option<f32>,
+    level_dbfs: Option<f64>,
+    windows: u64,
+    dropped_samples: u64,
+    backlog: VecDeque<(f64, Message)>,
+}
+
+/// The shared live state of a `stream` or `listen` run.
+pub struct LiveHub {
+    info: LiveInfo,
+    started: Instant,
+    metrics: Arc<Metrics>,
+    live: Mutex<Live>,
+    tx: broadcast::Sender<Message>,
+}
+
+fn unix_now() -> f64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
+}
+
+fn round(x: f64, digits: i32) -> f64 {
+    let k = 10f64.powi(digits);
+    (x * k).round() / k
+}
+
+impl LiveHub {
+    /// A hub for a run with `info`, counting into `metrics`.
+    pub fn new(info: LiveInfo, metrics: Arc<Metrics>) -> Arc<Self> {
+        let (tx, _) = broadcast::channel(CLIENT_LAG);
+        Arc::new(Self {
+            info,
+            started: Instant::now(),
+            metrics,
+            live: Mutex::new(Live::default()),
+            tx,
+        })
+    }
+
+    fn label(&self, i: usize) -> String {
+        self.info
+            .labels
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| "?".into())
+    }
+
+    /// Takes one event from the inference loop.
+    pub fn observe(&self, event: &Event) {
+        let now = Instant::now();
+        let message = match event {
+            Event::Window(w) => {
+                self.metrics.windows.inc();
+                self.metrics
+                    .dropped_samples
+                    .set(i64::try_from(w.dropped_samples).unwrap_or(i64::MAX));
+                let (cry_prob, label, confidence, probs) = match &w.verdict {
+                    Verdict::Quiet => (None, None, None, None),
+                    Verdict::Classified {
+                        label,
+                        confidence,
+                        probabilities,
+                        cry_prob,
+                        latency_seconds,
+                    } => {
+                        self.metrics.inference_seconds.observe(*latency_seconds);
+                        let probs: serde_json::Map<String, Value> = probabilities
+                            .iter()
+                            .enumerate()
+                            .map(|(i, p)| (self.label(i), json!(round(f64::from(*p), 4))))
+                            .collect();
+                        (
+                            *cry_prob,
+                            Some(self.label(*label)),
+                            Some(round(f64::from(*confidence), 4)),
+                            Some(probs),
+                        )
+                    }
+                };
+                let data = json!({
+                    "t": round(w.t, 3),
+                    "unix_time": round(unix_now(), 3),
+                    "cry_prob": cry_prob.map(|p| round(f64::from(p), 4)),
+                    "level_dbfs": round(w.rms_dbfs, 1),
+                    "gated": matches!(w.verdict, Verdict::Quiet),
+                    "label": label,
+                    "confidence": confidence,
+                    "probs": probs,
+                });
+                let message = Message {
+                    kind: "window",
+                    data: data.to_string().into(),
+                };
+                let mut live = self.live.lock().expect("live state");
+                live.windows += 1;
+                live.dropped_samples = w.dropped_samples;
+                live.last_at = Some(now);
+                live.cry_prob = cry_prob;
+                live.level_dbfs = Some(w.rms_dbfs);
+                live.last_window = Some(data);
+                live.backlog.push_back((w.t, message.clone()));
+                while live
+                    .backlog
+                    .front()
+                    .is_some_and(|(t, _)| *t < w.t - BACKLOG_SECONDS)
+                {
+                    live.backlog.pop_front();
+                }
+                message
+            }
+            Event::Cry {
+                t,
+                label,
+                confidence,
+                cry_prob,
+            } => {
+                self.metrics.event("cry_started");
+                let crying = Crying {
+                    since: *t,
+                    since_unix: unix_now(),
+                    reason: self.label(*label),
+                    confidence: *confidence,
+                };
+                let data = json!({
+                    "event_type": "cry_started",
+                    "t": round(*t, 3),
+                    "unix_time": round(crying.since_unix, 3),
+                    "reason": crying.reason,
+                    "confidence": round(f64::from(*confidence), 4),
+                    "cry_prob": cry_prob.map(|p| round(f64::from(p), 4)),
+                });
+                self.live.lock().expect("live state").crying = Some(crying);
+                Message {
+                    kind: "event",
+                    data: data.to_string().into(),
+                }
+            }
+            Event::Calm {
+                t,
+                after,
+                cry_started,
+            } => {
+                self.metrics.event("calm");
+                let data = json!({
+                    "event_type": "calm",
+                    "t": round(*t, 3),
+                    "unix_time": round(unix_now(), 3),
+                    "reason": self.label(*after),
+                    "cry_started": round(*cry_started, 3),
+                });
+                self.live.lock().expect("live state").crying = None;
+                Message {
+                    kind: "event",
+                    data: data.to_string().into(),
+                }
+            }
+        };
+        // No receiver is not an error: nobody is watching.
+        let _ = self.tx.send(message);
+    }
+
+    /// The recent windows and a receiver for what follows, taken together so that nothing is
+    /// missed or repeated in between.
+    pub fn subscribe(&self) -> (Vec<Message>, broadcast::Receiver<Message>) {
+        let live = self.live.lock().expect("live state");
+        let backlog = live.backlog.iter().map(|(_, m)| m.clone()).collect();
+        (backlog, self.tx.subscribe())
+    }
+
+    /// `GET /api/v1/state`.
+    pub fn state(&self) -> Value {
+        let live = self.live.lock().expect("live state").clone();
+        let crying = live.crying.as_ref();
+        json!({
+            "mode": self.info.mode,
+            "crying": crying.is_some(),
+            "since": crying.map(|c| round(c.since, 3)),
+            "since_unix_time": crying.map(|c| round(c.since_unix, 3)),
+            "reason": crying.map(|c| c.reason.clone()),
+            "reason_prob": crying.map(|c| round(f64::from(c.confidence), 4)),
+            "cry_prob": live.cry_prob.map(|p| round(f64::from(p), 4)),
+            "level_dbfs": live.level_dbfs.map(|l| round(l, 1)),
+            "last_window": live.last_window,
+            "thresholds": {
+                "cry_prob": self.info.cry_threshold,
+                "gate_dbfs": self.info.gate_dbfs,
+            },
+            "model": {"name": self.info.model, "labels": self.info.labels},
+            "uptime_s": round(self.started.elapsed().as_secs_f64(), 1),
+            "windows": live.windows,
+            "dropped_samples": live.dropped_samples,
+        })
+    }
+
+    /// `Ok` while the loop produced a window within [`STALL`] (or, before the first window,
+    /// within [`STALL`] of the start); otherwise why not.
+    pub fn health(&self) -> Result<(), String> {
+        let last = self.live.lock().expect("live state").last_at;
+        let since = last.unwrap_or(self.started).elapsed();
+        if since <= STALL {
+            Ok(())
+        } else {
+            Err(format!(
+                "no audio window for {:.0} s (the source stalled)",
+                since.as_secs_f64()
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::stream::decision::WindowReport;
+
+    fn hub() -> Arc<LiveHub> {
+        LiveHub::new(
+            LiveInfo {
+                mode: "stream",
+                model: "m.onnx".into(),
+                labels: vec!["hungry".into(), "tired".into()],
+                cry_threshold: Some(0.5),
+                gate_dbfs: -50.0,
+            },
+            Arc::new(Metrics::new()),
+        )
+    }
+
+    fn quiet(t: f64) -> Event {
+        Event::Window(WindowReport {
+            t,
+            rms_dbfs: -70.0,
+            verdict: Verdict::Quiet,
+            dropped_samples: 3,
+        })
+    }
+
+    #[test]
+    fn events_drive_the_state_and_reach_subscribers_in_order() {
+        let hub = hub();
+        let (backlog, mut rx) = hub.subscribe();
+        assert!(backlog.is_empty());
+        hub.observe(&quiet(2.0));
+        hub.observe(&Event::Cry {
+            t: 4.0,
+            label: 1,
+            confidence: 0.8,
+            cry_prob: Some(0.9),
+        });
+        let s = hub.state();
+        assert_eq!(s["crying"], true);
+        assert_eq!(s["reason"], "tired");
+        assert_eq!(s["since"], 4.0);
+        assert_eq!(s["windows"], 1);
+        assert_eq!(s["dropped_samples"], 3);
+        hub.observe(&Event::Calm {
+            t: 9.0,
+            after: 1,
+            cry_started: 4.0,
+        });
+        assert_eq!(hub.state()["crying"], false);
+        let kinds: Vec<&str> = (0..3).map(|_| rx.try_recv().unwrap().kind).collect();
+        assert_eq!(kinds, ["window", "event", "event"]);
+        assert!(
+            hub.metrics
+                .encode()
+                .contains("edge_infer_events_total{event_type=\"calm\"} 1")
+        );
+    }
+
+    #[test]
+    fn the_backlog_keeps_ten_minutes_of_windows() {
+        let hub = hub();
+        for i in 0..400 {
+            hub.observe(&quiet(f64::from(i) * 2.0));
+        }
+        let (backlog, _) = hub.subscribe();
+        // Windows from t = 798 - 600 = 198 s on: 198, 200, ..., 798.
+        assert_eq!(backlog.len(), 301);
+        assert!(
+            backlog[0].data.contains("\"t\":198.0"),
+            "{}",
+            backlog[0].data
+        );
+    }
+
+    #[test]
+    fn a_client_that_falls_behind_is_told_so() {
+        let hub = hub();
+        let (_, mut rx) = hub.subscribe();
+        for i in 0..(CLIENT_LAG + 10) {
+            hub.observe(&quiet(i as f64));
+        }
+        assert!(matches!(
+            rx.try_recv(),
+            Err(broadcast::error::TryRecvError::Lagged(_))
+        ));
+    }
+}

@@ -1,0 +1,528 @@
+//! The HTTP server: axum on a tokio runtime of its own thread, so nothing it does runs on the
+//! inference loop. Public routes (`/healthz`, and `/metrics` with `--http-public-metrics`) and
+//! protected ones behind the token; a body limit, a limit on classifications at once that
+//! answers 429, a request timeout, timing headers, and a graceful stop.
+
+use std::convert::Infallible;
+use std::future::IntoFuture;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use futures_util::stream::{self, Stream};
+use serde_json::{Value, json};
+use tokio::sync::{Semaphore, broadcast, mpsc, watch};
+use tower_http::timeout::TimeoutLayer;
+
+use super::config::{HttpConfig, REQUEST_TIMEOUT, Token};
+use super::hub::{CLIENT_LAG, LiveHub, Message};
+use super::metrics::Metrics;
+use crate::clips::ClipClassifier;
+use crate::engine::Engine;
+
+/// Seconds between `ping` messages on `/api/v1/live`.
+pub const PING: Duration = Duration::from_secs(15);
+/// How long a stopping server waits for open requests before it closes them.
+const GRACE: Duration = Duration::from_secs(2);
+/// The cookie the page's login sets (the token itself, `HttpOnly`, `SameSite=Strict`).
+pub const TOKEN_COOKIE: &str = "edge_infer_token";
+
+/// Why the server did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// The address cannot be bound.
+    #[error("cannot listen on {addr}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The runtime or its thread could not start.
+    #[error("cannot start the HTTP server")]
+    Start(#[source] std::io::Error),
+}
+
+/// A failed request: `{"error": ..., "code": ...}` with its status.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let code = self.status.as_u16();
+        let mut res = (
+            self.status,
+            Json(json!({"error": self.message, "code": code})),
+        )
+            .into_response();
+        let headers = res.headers_mut();
+        match self.status {
+            StatusCode::TOO_MANY_REQUESTS => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            StatusCode::UNAUTHORIZED => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            _ => {}
+        }
+        res
+    }
+}
+
+/// Classification of uploads: the model, shared by every request, and its clip settings.
+pub struct Classify {
+    engine: Arc<Engine>,
+    clips: ClipClassifier,
+}
+
+impl Classify {
+    /// Uploads classified by `engine` with `clips`' settings.
+    pub fn new(engine: Arc<Engine>, clips: ClipClassifier) -> Self {
+        Self { engine, clips }
+    }
+
+    /// What `classify` prints for the upload `bytes`, named `name`: the same JSON text.
+    fn run(&self, bytes: Vec<u8>, name: &str) -> Result<String, ApiError> {
+        let clip = cry_core::load_clip_from_bytes(bytes, &self.clips.load_options())
+            .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, format!("{name}: {e}")))?;
+        let internal = |e: &dyn std::fmt::Display| {
+            log::error!("classifying {name}: {e}");
+            ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                format!("the model failed: {e}"),
+            )
+        };
+        let mut session = self.engine.session().map_err(|e| internal(&e))?;
+        let line = self
+            .clips
+            .classify(&mut session, Path::new(name), &clip)
+            .map_err(|e| internal(&e))?;
+        serde_json::to_string(&line).map_err(|e| internal(&e))
+    }
+
+    fn info(&self) -> Value {
+        json!({
+            "labels": self.clips.labels(),
+            "cry_threshold": self.clips.cry_threshold(),
+        })
+    }
+}
+
+struct Shared {
+    hub: Option<Arc<LiveHub>>,
+    classify: Arc<Classify>,
+    metrics: Arc<Metrics>,
+    token: Option<Token>,
+    max_body: usize,
+    permits: Arc<Semaphore>,
+    started: Instant,
+}
+
+#[derive(Clone)]
+struct AppState(Arc<Shared>);
+
+/// The running server; stopping it (or dropping it) closes it gracefully.
+pub struct HttpServer {
+    addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl HttpServer {
+    /// Binds `config.addr` (a failure is an error now, not later) and serves on a thread of its
+    /// own: the live routes from `hub` (none in `serve`), classification with `classify`.
+    pub fn start(
+        config: &HttpConfig,
+        hub: Option<Arc<LiveHub>>,
+        classify: Arc<Classify>,
+        metrics: Arc<Metrics>,
+    ) -> Result<Self, ServerError> {
+        let bind = |source| ServerError::Bind {
+            addr: config.addr,
+            source,
+        };
+        let listener = std::net::TcpListener::bind(config.addr).map_err(bind)?;
+        listener.set_nonblocking(true).map_err(bind)?;
+        let addr = listener.local_addr().map_err(bind)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("edge-infer-http")
+            .enable_all()
+            .build()
+            .map_err(ServerError::Start)?;
+        let shared = Arc::new(Shared {
+            hub,
+            classify,
+            metrics,
+            token: config.token.clone(),
+            max_body: config.max_body,
+            permits: Arc::new(Semaphore::new(config.max_concurrent)),
+            started: Instant::now(),
+        });
+        let app = router(AppState(shared), config.public_metrics, config.max_body);
+        let (stop, stopped) = watch::channel(false);
+        let thread = std::thread::Builder::new()
+            .name("http".into())
+            .spawn(move || serve(runtime, listener, app, stopped))
+            .map_err(ServerError::Start)?;
+        log::info!(
+            "HTTP API on http://{addr}/ ({})",
+            if config.token.is_some() {
+                "token required"
+            } else {
+                "no token: loopback only"
+            }
+        );
+        Ok(Self {
+            addr,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Stops accepting, lets open requests finish for a moment, then closes.
+    pub fn stop(mut self) {
+        self.shutdown();
+    }
+
+    fn shutdown(&mut self) {
+        let _ = self.stop.send(true);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+impl Drop for HttpServer {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn serve(
+    runtime: tokio::runtime::Runtime,
+    listener: std::net::TcpListener,
+    app: Router,
+    stopped: watch::Receiver<bool>,
+) {
+    let stopping = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    runtime.block_on(async {
+        let listener = match tokio::net::TcpListener::from_std(listener) {
+            Ok(l) => l,
+            Err(e) => {
+                log::error!("HTTP server: {e}");
+                return;
+            }
+        };
+        let server = axum::serve(listener, app)
+            .with_graceful_shutdown(stopping(stopped.clone()))
+            .into_future();
+        // Live clients never finish by themselves: after the grace period they are closed.
+        let deadline = async {
+            stopping(stopped).await;
+            tokio::time::sleep(GRACE).await;
+        };
+        tokio::select! {
+            r = server => if let Err(e) = r { log::error!("HTTP server: {e}") },
+            () = deadline => log::info!("HTTP server: closed the connections still open"),
+        }
+    });
+    runtime.shutdown_timeout(Duration::from_millis(500));
+}
+
+fn router(state: AppState, public_metrics: bool, max_body: usize) -> Router {
+    let mut public = Router::new().route("/healthz", get(healthz));
+    let mut protected = Router::new()
+        .route("/api/v1/state", get(live_state))
+        .route("/api/v1/live", get(live))
+        .route(
+            "/api/v1/classify",
+            post(classify).layer(TimeoutLayer::with_status_code(
+                StatusCode::REQUEST_TIMEOUT,
+                REQUEST_TIMEOUT,
+            )),
+        );
+    if public_metrics {
+        public = public.route("/metrics", get(metrics));
+    } else {
+        protected = protected.route("/metrics", get(metrics));
+    }
+    let protected =
+        protected.route_layer(middleware::from_fn_with_state(state.clone(), require_token));
+    public
+        .merge(protected)
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// The token from `Authorization: Bearer` or the page's cookie.
+fn presented_token(req: &Request) -> Option<&[u8]> {
+    let headers = req.headers();
+    if let Some(auth) = headers.get(header::AUTHORIZATION) {
+        let v = auth.as_bytes();
+        return v
+            .strip_prefix(b"Bearer ")
+            .or_else(|| v.strip_prefix(b"bearer "));
+    }
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|b| *b == b';'))
+        .map(|c| c.trim_ascii())
+        .find_map(|c| c.strip_prefix(format!("{TOKEN_COOKIE}=").as_bytes()))
+}
+
+async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(token) = &s.0.token else {
+        return next.run(req).await;
+    };
+    match presented_token(&req) {
+        Some(given) if token.matches(given) => next.run(req).await,
+        Some(_) => ApiError::new(StatusCode::UNAUTHORIZED, "wrong token").into_response(),
+        None => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "a token is required: send `Authorization: Bearer TOKEN`",
+        )
+        .into_response(),
+    }
+}
+
+/// Counts every request by route and status, and says how long it took (`x-total-time`, ms).
+async fn observe(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or("unmatched", MatchedPath::as_str)
+        .to_string();
+    let started = Instant::now();
+    let mut res = next.run(req).await;
+    s.0.metrics.request(&route, res.status().as_u16());
+    let ms = format!("{:.1}", started.elapsed().as_secs_f64() * 1e3);
+    if let Ok(v) = HeaderValue::from_str(&ms) {
+        res.headers_mut().insert("x-total-time", v);
+    }
+    res
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        format!("no route {} {}", req.method(), req.uri().path()),
+    )
+}
+
+async fn healthz(State(s): State<AppState>) -> Response {
+    match s.0.hub.as_ref().map(|h| h.health()) {
+        None | Some(Ok(())) => Json(json!({"status": "ok"})).into_response(),
+        Some(Err(reason)) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(json!({"status": "unavailable", "reason": reason})),
+        )
+            .into_response(),
+    }
+}
+
+async fn live_state(State(s): State<AppState>) -> Json<Value> {
+    Json(match &s.0.hub {
+        Some(hub) => hub.state(),
+        None => json!({
+            "mode": "serve",
+            "crying": null,
+            "model": s.0.classify.info(),
+            "uptime_s": (s.0.started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
+        }),
+    })
+}
+
+async fn metrics(State(s): State<AppState>) -> Response {
+    (
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.0.metrics.encode(),
+    )
+        .into_response()
+}
+
+fn to_sse(m: Message) -> Result<SseEvent, Infallible> {
+    Ok(SseEvent::default().event(m.kind).data(&*m.data))
+}
+
+/// Counts a live client while its stream exists.
+struct ClientGuard(Arc<Metrics>);
+
+impl ClientGuard {
+    fn new(metrics: Arc<Metrics>) -> Self {
+        metrics.sse_clients.inc();
+        Self(metrics)
+    }
+}
+
+impl Drop for ClientGuard {
+    fn drop(&mut self) {
+        self.0.sse_clients.dec();
+    }
+}
+
+/// `GET /api/v1/live`: the last 10 minutes of windows, then every window and event as it
+/// happens, a `ping` every 15 s. Each client has a bounded queue filled by a task of its own:
+/// a client that lets it fill is dropped and counted, and the inference loop never waits.
+async fn live(
+    State(s): State<AppState>,
+) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
+    let hub = s.0.hub.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no live source: `serve` only classifies uploads (use --http with stream or listen)",
+        )
+    })?;
+    let (backlog, mut rx) = hub.subscribe();
+    let (tx, queue) = mpsc::channel::<Message>(backlog.len() + CLIENT_LAG);
+    let metrics = s.0.metrics.clone();
+    tokio::spawn(async move {
+        for m in backlog {
+            if tx.try_send(m).is_err() {
+                return;
+            }
+        }
+        loop {
+            let dropped = match rx.recv().await {
+                Ok(m) => match tx.try_send(m) {
+                    Ok(()) => continue,
+                    Err(mpsc::error::TrySendError::Closed(_)) => return,
+                    Err(mpsc::error::TrySendError::Full(_)) => "its queue is full",
+                },
+                Err(broadcast::error::RecvError::Lagged(_)) => "it fell behind",
+                Err(broadcast::error::RecvError::Closed) => return,
+            };
+            log::warn!("dropped a live client: {dropped}");
+            metrics.sse_dropped.inc();
+            return;
+        }
+    });
+    let guard = ClientGuard::new(s.0.metrics.clone());
+    let events = stream::unfold((queue, guard), |(mut queue, guard)| async move {
+        let m = queue.recv().await?;
+        Some((to_sse(m), (queue, guard)))
+    });
+    Ok(Sse::new(events).keep_alive(
+        KeepAlive::new()
+            .interval(PING)
+            .event(SseEvent::default().event("ping").data("{}")),
+    ))
+}
+
+/// The upload's name and bytes: a raw body, or the `file` field of a multipart form.
+async fn read_upload(s: &Shared, req: Request) -> Result<(String, Vec<u8>), ApiError> {
+    let too_large = || {
+        ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!(
+                "the body is larger than --http-max-body ({} bytes)",
+                s.max_body
+            ),
+        )
+    };
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > s.max_body) {
+        return Err(too_large());
+    }
+    let unreadable = |e: &dyn std::fmt::Display| {
+        let text = e.to_string();
+        if text.contains("length limit") {
+            too_large()
+        } else {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                format!("the upload could not be read (cut short?): {text}"),
+            )
+        }
+    };
+    let multipart = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    if !multipart {
+        let body = axum::body::to_bytes(req.into_body(), s.max_body)
+            .await
+            .map_err(|e| unreadable(&e))?;
+        return Ok(("upload".into(), body.to_vec()));
+    }
+    let mut form = Multipart::from_request(req, &())
+        .await
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.body_text()))?;
+    while let Some(field) = form.next_field().await.map_err(|e| unreadable(&e))? {
+        if field.name() == Some("file") {
+            let name = field.file_name().unwrap_or("upload").to_string();
+            let bytes = field.bytes().await.map_err(|e| unreadable(&e))?;
+            return Ok((name, bytes.to_vec()));
+        }
+    }
+    Err(ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "the multipart form has no `file` field",
+    ))
+}
+
+/// `POST /api/v1/classify`: what `edge-infer classify` prints for the uploaded file.
+async fn classify(State(s): State<AppState>, req: Request) -> Result<Response, ApiError> {
+    let permit = s.0.permits.clone().try_acquire_owned().map_err(|_| {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "as many classifications as --http-max-concurrent are running; retry",
+        )
+    })?;
+    let (name, bytes) = read_upload(&s.0, req).await?;
+    let started = Instant::now();
+    let classify = s.0.classify.clone();
+    let result = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        classify.run(bytes, &name)
+    })
+    .await
+    .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let seconds = started.elapsed().as_secs_f64();
+    let line = result?;
+    s.0.metrics.classify_seconds.observe(seconds);
+    let mut res = ([(header::CONTENT_TYPE, "application/json")], line).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("{:.1}", seconds * 1e3)) {
+        res.headers_mut().insert("x-inference-time", v);
+    }
+    Ok(res)
+}

@@ -1,0 +1,650 @@
+//! The HTTP API against the real binary, over real sockets on loopback: `serve` classifying
+//! uploads behind a token with its limits, and `stream --http` showing a streamed cry in the
+//! state, the live SSE stream, `/healthz` and `/metrics`.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::Child;
+use std::sync::mpsc::{self, Receiver};
+use std::time::{Duration, Instant};
+
+use common::{edge, failed_with, json_lines, sample, succeeded, tiny_model};
+use serde_json::Value;
+
+const TOKEN: &str = "a-test-token-of-32-bytes-0123456";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// An HTTP response as read off the socket.
+#[derive(Debug)]
+struct Response {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Response {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&self.body)))
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+}
+
+/// Reads a response head, then its body (by length, chunked, or to the end).
+fn read_response(stream: TcpStream) -> Response {
+    let mut r = BufReader::new(stream);
+    let (status, headers) = read_head(&mut r);
+    let mut body = Vec::new();
+    let length = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .map(|(_, v)| v.parse::<usize>().unwrap());
+    let chunked = headers
+        .iter()
+        .any(|(k, v)| k.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
+    if let Some(n) = length {
+        body.resize(n, 0);
+        r.read_exact(&mut body).unwrap();
+    } else if chunked {
+        while let Some(chunk) = read_chunk(&mut r) {
+            body.extend(chunk);
+        }
+    } else {
+        r.read_to_end(&mut body).unwrap();
+    }
+    Response {
+        status,
+        headers,
+        body,
+    }
+}
+
+fn read_head(r: &mut impl BufRead) -> (u16, Vec<(String, String)>) {
+    let mut line = String::new();
+    r.read_line(&mut line).unwrap();
+    let status = line
+        .split_whitespace()
+        .nth(1)
+        .unwrap_or_else(|| panic!("no status line: {line:?}"))
+        .parse()
+        .unwrap();
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        let l = line.trim_end();
+        if l.is_empty() {
+            return (status, headers);
+        }
+        let (k, v) = l.split_once(':').unwrap();
+        headers.push((k.trim().to_string(), v.trim().to_string()));
+    }
+}
+
+/// One chunk of a chunked body; `None` at the last one.
+fn read_chunk(r: &mut impl BufRead) -> Option<Vec<u8>> {
+    let mut line = String::new();
+    r.read_line(&mut line).ok()?;
+    let size = usize::from_str_radix(line.trim(), 16).ok()?;
+    if size == 0 {
+        return None;
+    }
+    let mut chunk = vec![0; size + 2];
+    r.read_exact(&mut chunk).ok()?;
+    chunk.truncate(size);
+    Some(chunk)
+}
+
+/// Sends a request and reads the response; `token` as a bearer token.
+fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    extra: &[(&str, &str)],
+    body: &[u8],
+) -> Response {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let mut head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if let Some(t) = token {
+        head.push_str(&format!("Authorization: Bearer {t}\r\n"));
+    }
+    for (k, v) in extra {
+        head.push_str(&format!("{k}: {v}\r\n"));
+    }
+    head.push_str("\r\n");
+    s.write_all(head.as_bytes()).unwrap();
+    s.write_all(body).unwrap();
+    read_response(s)
+}
+
+fn get(port: u16, path: &str, token: Option<&str>) -> Response {
+    request(port, "GET", path, token, &[], b"")
+}
+
+/// A running edge-infer, killed when dropped.
+struct Running {
+    child: Child,
+    stdin: Option<std::process::ChildStdin>,
+    lines: Receiver<String>,
+    stderr: Option<std::thread::JoinHandle<String>>,
+}
+
+impl Running {
+    fn start(args: &[&str], env: &[(&str, &str)]) -> Self {
+        let mut cmd = common::edge_command();
+        cmd.args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("edge-infer starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut err = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = err.read_to_string(&mut text);
+            text
+        });
+        Self {
+            stdin: child.stdin.take(),
+            child,
+            lines,
+            stderr: Some(stderr),
+        }
+    }
+
+    fn feed(&mut self, audio: &[f32]) {
+        let bytes: Vec<u8> = audio.iter().flat_map(|s| s.to_le_bytes()).collect();
+        let stdin = self.stdin.as_mut().unwrap();
+        stdin.write_all(&bytes).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// Waits until `GET /healthz` answers 200.
+    fn wait_healthy(&mut self, port: u16) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("edge-infer exited ({status}) before serving");
+            }
+            if TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && get(port, "/healthz", None).status == 200
+            {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no /healthz on port {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// Sends SIGTERM (stdin still open) and waits for the exit; returns it and stderr.
+    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        assert!(
+            std::process::Command::new("kill")
+                .args(["-TERM", &pid])
+                .status()
+                .unwrap()
+                .success()
+        );
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return (status, self.stderr.take().unwrap().join().unwrap());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "edge-infer did not stop on SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// An SSE client: `(event, data)` pairs as they arrive.
+fn live(port: u16, token: &str) -> Receiver<(String, Value)> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "GET /api/v1/live HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut r = BufReader::new(s);
+        let (status, _) = read_head(&mut r);
+        assert_eq!(status, 200);
+        let mut pending = String::new();
+        while let Some(chunk) = read_chunk(&mut r) {
+            pending.push_str(&String::from_utf8_lossy(&chunk));
+            while let Some(end) = pending.find("\n\n") {
+                let block: String = pending.drain(..end + 2).collect();
+                let mut event = String::from("message");
+                let mut data = String::new();
+                for line in block.lines() {
+                    if let Some(e) = line.strip_prefix("event:") {
+                        event = e.trim().to_string();
+                    } else if let Some(d) = line.strip_prefix("data:") {
+                        data.push_str(d.trim());
+                    }
+                }
+                let value = serde_json::from_str(&data).unwrap_or(Value::Null);
+                if tx.send((event, value)).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+    rx
+}
+
+/// The next SSE message of kind `event` (and, for `event`, of `event_type`).
+fn next_live(rx: &Receiver<(String, Value)>, event: &str, event_type: Option<&str>) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let left = deadline
+            .checked_duration_since(Instant::now())
+            .unwrap_or_else(|| panic!("no `{event}` {event_type:?} message"));
+        let (e, v) = rx.recv_timeout(left).expect("the live stream is open");
+        if e == event && event_type.is_none_or(|t| v["event_type"] == t) {
+            return v;
+        }
+    }
+}
+
+fn token_file(dir: &Path) -> String {
+    let f = dir.join("token");
+    std::fs::write(&f, format!("{TOKEN}\n")).unwrap();
+    f.display().to_string()
+}
+
+#[test]
+fn serve_classifies_uploads_as_classify_does_behind_the_token_and_its_limits() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let model = tiny_model("two-head-fp32");
+    let model = model.to_str().unwrap();
+    let token = token_file(dir.path());
+    let mut server = Running::start(
+        &[
+            "serve",
+            "--model",
+            model,
+            "--http",
+            &addr,
+            "--http-token-file",
+            &token,
+            "--http-max-body",
+            "2000000",
+            "--http-max-concurrent",
+            "1",
+        ],
+        &[],
+    );
+    server.wait_healthy(port);
+
+    // The token: required everywhere but /healthz, and never accepted wrong.
+    let none = get(port, "/api/v1/state", None);
+    assert_eq!(none.status, 401, "{}", none.text());
+    assert_eq!(none.json()["code"], 401);
+    assert_eq!(none.header("www-authenticate"), Some("Bearer"));
+    assert_eq!(
+        get(
+            port,
+            "/api/v1/state",
+            Some("a-test-token-of-32-bytes-0123457")
+        )
+        .status,
+        401
+    );
+    assert_eq!(get(port, "/metrics", None).status, 401);
+    let state = get(port, "/api/v1/state", Some(TOKEN));
+    assert_eq!(state.status, 200);
+    assert_eq!(state.json()["mode"], "serve");
+    assert_eq!(get(port, "/api/v1/live", Some(TOKEN)).status, 404);
+    let missing = get(port, "/api/v1/nothing", Some(TOKEN));
+    assert_eq!(missing.status, 404);
+    assert!(
+        missing.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("/api/v1/nothing")
+    );
+
+    // An upload is answered with what `classify` prints for the same file.
+    let clip = sample("hungry");
+    let bytes = std::fs::read(&clip).unwrap();
+    let answer = request(port, "POST", "/api/v1/classify", Some(TOKEN), &[], &bytes);
+    assert_eq!(answer.status, 200, "{}", answer.text());
+    assert!(answer.header("x-inference-time").is_some());
+    assert!(answer.header("x-total-time").is_some());
+    let got = answer.json();
+    let cli = json_lines(&succeeded(edge(&[
+        "classify",
+        "--model",
+        model,
+        clip.to_str().unwrap(),
+    ])));
+    for key in [
+        "label",
+        "confidence",
+        "probabilities",
+        "windows",
+        "seconds",
+        "cry_prob",
+        "cry",
+    ] {
+        assert_eq!(got[key], cli[0][key], "{key}");
+    }
+    assert_eq!(got["file"], "upload");
+
+    // The same as a multipart form, named by its file name.
+    let boundary = "XtestBoundaryX";
+    let mut form = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"night.wav\"\r\nContent-Type: audio/wav\r\n\r\n"
+    )
+    .into_bytes();
+    form.extend(&bytes);
+    form.extend(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let multi = request(
+        port,
+        "POST",
+        "/api/v1/classify",
+        Some(TOKEN),
+        &[("Content-Type", &content_type)],
+        &form,
+    );
+    assert_eq!(multi.status, 200, "{}", multi.text());
+    assert_eq!(multi.json()["file"], "night.wav");
+    assert_eq!(multi.json()["label"], cli[0]["label"]);
+
+    // Not audio: 400 with the decoder's words.
+    let text = request(
+        port,
+        "POST",
+        "/api/v1/classify",
+        Some(TOKEN),
+        &[],
+        b"these bytes are not audio at all",
+    );
+    assert_eq!(text.status, 400);
+    let why = text.json()["error"].as_str().unwrap().to_string();
+    assert!(why.contains("upload") && why.contains("not"), "{why}");
+
+    // Over the body limit: 413 before the body is read.
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        s,
+        "POST /api/v1/classify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: 3000000\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    s.write_all(&bytes[..1000]).unwrap();
+    let big = read_response(s);
+    assert_eq!(big.status, 413, "{}", big.text());
+    assert!(
+        big.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("--http-max-body")
+    );
+
+    // A second classification while one holds the only slot (its body still arriving): 429
+    // with Retry-After; the first, cut short, gets a 400 saying so.
+    let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        slow,
+        "POST /api/v1/classify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        bytes.len()
+    )
+    .unwrap();
+    slow.write_all(&bytes[..bytes.len() / 2]).unwrap();
+    slow.flush().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut served_meanwhile = 0;
+    let busy = loop {
+        let r = request(port, "POST", "/api/v1/classify", Some(TOKEN), &[], &bytes);
+        if r.status == 429 || Instant::now() > deadline {
+            break r;
+        }
+        served_meanwhile += usize::from(r.status == 200);
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(busy.status, 429, "{}", busy.text());
+    assert_eq!(busy.header("retry-after"), Some("1"));
+    slow.shutdown(std::net::Shutdown::Write).unwrap();
+    let cut = read_response(slow);
+    assert_eq!(cut.status, 400, "{}", cut.text());
+    assert!(
+        cut.json()["error"].as_str().unwrap().contains("cut short"),
+        "{}",
+        cut.text()
+    );
+    // The slot is free again.
+    assert_eq!(
+        request(port, "POST", "/api/v1/classify", Some(TOKEN), &[], &bytes).status,
+        200
+    );
+
+    // Every answer above was counted.
+    let metrics = get(port, "/metrics", Some(TOKEN));
+    assert_eq!(metrics.status, 200);
+    let m = metrics.text();
+    let ok = 3 + served_meanwhile;
+    for line in [
+        format!("edge_infer_http_requests_total{{route=\"/api/v1/classify\",status=\"200\"}} {ok}"),
+        "edge_infer_http_requests_total{route=\"/api/v1/classify\",status=\"429\"} 1".into(),
+        "edge_infer_http_requests_total{route=\"/api/v1/classify\",status=\"413\"} 1".into(),
+        "edge_infer_http_requests_total{route=\"/api/v1/classify\",status=\"400\"} 2".into(),
+        "edge_infer_http_requests_total{route=\"/api/v1/state\",status=\"401\"} 2".into(),
+        format!("edge_infer_classify_seconds_count {ok}"),
+    ] {
+        assert!(m.contains(&line), "no `{line}` in\n{m}");
+    }
+
+    let (status, stderr) = server.terminate();
+    assert!(status.success(), "exit {status}: {stderr}");
+    assert!(!stderr.contains(TOKEN), "the token was logged:\n{stderr}");
+}
+
+#[test]
+fn a_public_address_needs_a_token_of_sixteen_bytes() {
+    let model = tiny_model("int8");
+    let model = model.to_str().unwrap();
+    let port = free_port().to_string();
+    let public = format!("0.0.0.0:{port}");
+    let err = failed_with(edge(&["serve", "--model", model, "--http", &public]), 2);
+    assert!(err.contains("needs a token"), "{err}");
+    let out = common::edge_command()
+        .args(["serve", "--model", model, "--http", &public])
+        .env("EDGE_INFER_HTTP_TOKEN", "short-token")
+        .output()
+        .unwrap();
+    let err = failed_with(out, 2);
+    assert!(err.contains("at least 16"), "{err}");
+    assert!(!err.contains("short-token"), "the token was printed: {err}");
+    let err = failed_with(edge(&["serve", "--model", model]), 2);
+    assert!(err.contains("--http"), "{err}");
+    let err = failed_with(
+        edge(&[
+            "stream",
+            "--input",
+            "x.wav",
+            "--model",
+            model,
+            "--http-token-file",
+            "t",
+        ]),
+        2,
+    );
+    assert!(err.contains("go with --http"), "{err}");
+}
+
+/// Loud harmonic tone: what the two-head fixture calls a cry at a tiny threshold.
+fn tone(seconds: f32) -> Vec<f32> {
+    (0..(seconds * 16_000.0) as usize)
+        .map(|i| {
+            let t = i as f32 / 16_000.0;
+            (1..=4)
+                .map(|k| 0.2 * (std::f32::consts::TAU * 440.0 * k as f32 * t).sin() / k as f32)
+                .sum::<f32>()
+        })
+        .collect()
+}
+
+#[test]
+fn a_streamed_cry_shows_in_the_state_the_live_stream_and_the_metrics_and_a_stall_in_healthz() {
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let model = tiny_model("two-head-fp32");
+    let mut run = Running::start(
+        &[
+            "stream",
+            "--input",
+            "-",
+            "--format",
+            "f32le",
+            "--rate",
+            "16000",
+            "--model",
+            model.to_str().unwrap(),
+            "--cry-threshold",
+            "0.000001",
+            "--http",
+            &addr,
+        ],
+        &[("EDGE_INFER_HTTP_TOKEN", TOKEN)],
+    );
+    run.wait_healthy(port);
+    run.feed(&vec![0.0; 3 * 16_000]);
+    let rx = live(port, TOKEN);
+    let quiet = next_live(&rx, "window", None);
+    assert_eq!(quiet["gated"], true);
+
+    run.feed(&tone(8.0));
+    let cry = next_live(&rx, "event", Some("cry_started"));
+    let state = get(port, "/api/v1/state", Some(TOKEN)).json();
+    assert_eq!(state["mode"], "stream");
+    assert_eq!(state["crying"], true, "{state}");
+    assert_eq!(state["since"], cry["t"]);
+    assert!(state["cry_prob"].as_f64().unwrap() > 0.0);
+    assert!(state["reason"].is_string());
+    assert_eq!(
+        state["thresholds"]["cry_prob"].as_f64().unwrap(),
+        0.000001f32 as f64
+    );
+    // stdout printed the same cry at the same time.
+    let printed = loop {
+        let line: Value =
+            serde_json::from_str(&run.lines.recv_timeout(Duration::from_secs(30)).unwrap())
+                .unwrap();
+        if line["type"] == "cry" {
+            break line;
+        }
+    };
+    assert_eq!(printed["t"], cry["t"]);
+
+    run.feed(&vec![0.0; 12 * 16_000]);
+    let calm = next_live(&rx, "event", Some("calm"));
+    assert_eq!(calm["cry_started"], cry["t"]);
+    assert_eq!(
+        get(port, "/api/v1/state", Some(TOKEN)).json()["crying"],
+        false
+    );
+
+    // A client that connects now first gets the recent windows, in stream order.
+    let late = live(port, TOKEN);
+    let first = next_live(&late, "window", None);
+    let second = next_live(&late, "window", None);
+    assert!(first["t"].as_f64().unwrap() < second["t"].as_f64().unwrap());
+    assert_eq!(first["t"], quiet["t"]);
+
+    let m = get(port, "/metrics", Some(TOKEN)).text();
+    assert!(
+        m.contains("edge_infer_events_total{event_type=\"cry_started\"} 1"),
+        "{m}"
+    );
+    assert!(
+        m.contains("edge_infer_events_total{event_type=\"calm\"} 1"),
+        "{m}"
+    );
+    assert!(m.contains("edge_infer_sse_clients 2"), "{m}");
+    let windows: f64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("edge_infer_windows_total "))
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(windows >= 10.0, "{m}");
+
+    // The input pauses: after 10 s without a window /healthz says so; audio again heals it.
+    let stalled_since = Instant::now();
+    let health = loop {
+        let h = get(port, "/healthz", None);
+        if h.status == 503 || stalled_since.elapsed() > Duration::from_secs(30) {
+            break h;
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    };
+    assert_eq!(health.status, 503, "{}", health.text());
+    assert!(
+        health.json()["reason"]
+            .as_str()
+            .unwrap()
+            .contains("no audio window")
+    );
+    run.feed(&vec![0.0; 3 * 16_000]);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(port, "/healthz", None).status != 200 {
+        assert!(Instant::now() < deadline, "/healthz did not recover");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    let (status, stderr) = run.terminate();
+    assert!(status.success(), "exit {status}: {stderr}");
+    assert!(!stderr.contains(TOKEN), "the token was logged:\n{stderr}");
+}
