@@ -114,6 +114,10 @@ pub struct Reuse {
     pub only_second: Vec<String>,
     /// Dependencies both use but built differently: each would be compiled again.
     pub splits: Vec<Split>,
+    /// Dependencies both use, identical, that the second build compiled again all the same
+    /// (a build script that reruns when the environment differs): when the second build runs
+    /// right after the first, there must be none.
+    pub rebuilt: Vec<String>,
 }
 
 /// Compares the registry dependencies of two builds (workspace crates are left out: a fresh
@@ -134,7 +138,10 @@ pub fn reuse(first: &[Artifact], second: &[Artifact]) -> Reuse {
         }
         match built.get(&art.key()) {
             Some(variants) if variants.iter().any(|v| v.filenames == art.filenames) => {
-                r.shared += 1
+                r.shared += 1;
+                if !art.fresh {
+                    r.rebuilt.push(format!("{} ({})", art.package(), art.kind));
+                }
             }
             Some(variants) => r.splits.push(Split {
                 package: art.package(),
@@ -197,6 +204,16 @@ mod tests {
         assert_eq!(r.shared, 2);
         assert_eq!(r.only_second, ["rcgen@0.14.10 (lib)"]);
         assert!(r.splits.is_empty());
+        assert!(r.rebuilt.is_empty());
+    }
+
+    #[test]
+    fn an_identical_dependency_compiled_again_is_reported() {
+        let first = msg(LIBC, "lib", "libc", "/t/liblibc-aaaa.rlib", false);
+        let second = msg(LIBC, "lib", "libc", "/t/liblibc-aaaa.rlib", false);
+        let r = reuse(&read(&first).unwrap(), &read(&second).unwrap());
+        assert_eq!(r.shared, 1);
+        assert_eq!(r.rebuilt, ["libc@0.2.191 (lib)"]);
     }
 
     #[test]

@@ -11,10 +11,35 @@ pub struct Cmd {
     shown: String,
 }
 
+/// Whether `cargo run` put this variable in xtask's environment (about xtask itself). Programs
+/// xtask runs must not see them: build scripts such as ring's rerun when `CARGO_PKG_NAME` or
+/// `CARGO_MANIFEST_DIR` change, so a build under xtask would recompile what the same command
+/// typed in a shell had built (ring, rustls, ureq, hf-hub and host-train were, once).
+pub fn set_by_cargo_run(name: &str) -> bool {
+    name.starts_with("CARGO_PKG_")
+        || matches!(
+            name,
+            "CARGO_MANIFEST_DIR"
+                | "CARGO_MANIFEST_PATH"
+                | "CARGO_MANIFEST_LINKS"
+                | "CARGO_CRATE_NAME"
+                | "CARGO_BIN_NAME"
+                | "CARGO_PRIMARY_PACKAGE"
+                | "CARGO_RUSTC_CURRENT_DIR"
+        )
+}
+
 impl Cmd {
+    /// `program`, in xtask's environment less what `cargo run` added about xtask.
     pub fn new(program: impl AsRef<str>) -> Cmd {
+        let mut inner = Command::new(program.as_ref());
+        for (name, _) in std::env::vars_os() {
+            if name.to_str().is_some_and(set_by_cargo_run) {
+                inner.env_remove(&name);
+            }
+        }
         Cmd {
-            inner: Command::new(program.as_ref()),
+            inner,
             shown: program.as_ref().to_string(),
         }
     }
@@ -152,4 +177,24 @@ pub fn is_root() -> bool {
         .arg("-u")
         .output_if_ok()
         .is_some_and(|uid| uid.trim() == "0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn programs_run_without_what_cargo_run_said_about_xtask() {
+        // Under `cargo test` this process has CARGO_PKG_NAME=xtask and CARGO_MANIFEST_DIR set.
+        assert_eq!(std::env::var("CARGO_PKG_NAME").as_deref(), Ok("xtask"));
+        let env = Cmd::new("env").output_if_ok().unwrap();
+        let names: Vec<&str> = env.lines().filter_map(|l| l.split('=').next()).collect();
+        assert!(names.contains(&"PATH"), "{env}");
+        for name in names {
+            assert!(!set_by_cargo_run(name), "{name} reached a child");
+        }
+        assert!(set_by_cargo_run("CARGO_PKG_VERSION_MAJOR"));
+        assert!(!set_by_cargo_run("CARGO_TARGET_DIR"));
+        assert!(!set_by_cargo_run("CARGO_HOME"));
+    }
 }

@@ -87,6 +87,14 @@ fn check_reuse(what: &str, first: &[Artifact], second: &[Artifact]) -> Result {
     if !r.only_second.is_empty() {
         eprintln!("  only the second: {}", r.only_second.join(", "));
     }
+    if !r.rebuilt.is_empty() {
+        return Err(step_err(format!(
+            "{what}: the second build compiled {} dependencies of the first again with the same \
+             features (a build script rerun by a different environment): {}",
+            r.rebuilt.len(),
+            r.rebuilt.join(", ")
+        )));
+    }
     if r.splits.is_empty() {
         return Ok(());
     }
@@ -253,9 +261,8 @@ pub fn run() -> Result {
             quick_start_checks(&out_dir_of(main_job)?, &stdout)
         },
     )?;
-    steps.run(&format!("tests (README, as written): {}", quick[1]), || {
-        Cmd::shell(&quick[1]).run()
-    })?;
+    // Right after the main job, before the test command runs: a dependency the main job built
+    // must not be compiled again, for other features or for another environment.
     steps.run("the test command reuses the main job's build", || {
         let mut first = cargo().args(readme::build_of_run(main_job).map_err(step_err)?);
         for (k, v) in NO_SYSTEM_LIBS {
@@ -293,6 +300,9 @@ pub fn run() -> Result {
             kept.extend(set);
         }
         Ok(())
+    })?;
+    steps.run(&format!("tests (README, as written): {}", quick[1]), || {
+        Cmd::shell(&quick[1]).run()
     })?;
     steps.run(
         "decoder under hostile input: 2,000 seeded mutation cases",
