@@ -434,25 +434,35 @@ fn serve_classifies_uploads_as_classify_does_behind_the_token_and_its_limits() {
     );
 
     // A second classification while one holds the only slot (its body still arriving): 429
-    // with Retry-After; the first, cut short, gets a 400 saying so.
-    let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
-    write!(
-        slow,
-        "POST /api/v1/classify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        bytes.len()
-    )
-    .unwrap();
-    slow.write_all(&bytes[..bytes.len() / 2]).unwrap();
-    slow.flush().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut served_meanwhile = 0;
-    let busy = loop {
+    // with Retry-After; the first, cut short, gets a 400 saying so. Should the second reach the
+    // server first (under emulation, say), the slow one is the one refused: try again.
+    let slow_request = || {
+        let mut slow = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        write!(
+            slow,
+            "POST /api/v1/classify HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {TOKEN}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            bytes.len()
+        )
+        .unwrap();
+        slow.write_all(&bytes[..bytes.len() / 2]).unwrap();
+        slow.flush().unwrap();
+        slow
+    };
+    let (mut served_meanwhile, mut refused_slow) = (0, 0);
+    let mut attempt = 0;
+    let (slow, busy) = loop {
+        attempt += 1;
+        let slow = slow_request();
+        std::thread::sleep(Duration::from_millis(300 * attempt));
         let r = request(port, "POST", "/api/v1/classify", Some(TOKEN), &[], &bytes);
-        if r.status == 429 || Instant::now() > deadline {
-            break r;
+        if r.status == 429 || attempt == 8 {
+            break (slow, r);
         }
         served_meanwhile += usize::from(r.status == 200);
-        std::thread::sleep(Duration::from_millis(50));
+        slow.shutdown(std::net::Shutdown::Write).unwrap();
+        let lost = read_response(slow);
+        assert_eq!(lost.status, 429, "{}", lost.text());
+        refused_slow += 1;
     };
     assert_eq!(busy.status, 429, "{}", busy.text());
     assert_eq!(busy.header("retry-after"), Some("1"));
@@ -477,7 +487,10 @@ fn serve_classifies_uploads_as_classify_does_behind_the_token_and_its_limits() {
     let ok = 3 + served_meanwhile;
     for line in [
         format!("edge_infer_http_requests_total{{route=\"/api/v1/classify\",status=\"200\"}} {ok}"),
-        "edge_infer_http_requests_total{route=\"/api/v1/classify\",status=\"429\"} 1".into(),
+        format!(
+            "edge_infer_http_requests_total{{route=\"/api/v1/classify\",status=\"429\"}} {}",
+            1 + refused_slow
+        ),
         "edge_infer_http_requests_total{route=\"/api/v1/classify\",status=\"413\"} 1".into(),
         "edge_infer_http_requests_total{route=\"/api/v1/classify\",status=\"400\"} 2".into(),
         "edge_infer_http_requests_total{route=\"/api/v1/state\",status=\"401\"} 2".into(),
