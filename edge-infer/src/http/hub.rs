@@ -54,7 +54,7 @@ struct Crying {
     confidence: f32,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 struct Live {
     crying: Option<Crying>,
     last_window: Option<Value>,
@@ -232,7 +232,8 @@ impl LiveHub {
 
     /// `GET /api/v1/state`.
     pub fn state(&self) -> Value {
-        let live = self.live.lock().expect("live state").clone();
+        // Read under the lock, without copying the backlog.
+        let live = self.live.lock().expect("live state");
         let crying = live.crying.as_ref();
         json!({
             "mode": self.info.mode,
@@ -243,7 +244,7 @@ impl LiveHub {
             "reason_prob": crying.map(|c| round(f64::from(c.confidence), 4)),
             "cry_prob": live.cry_prob.map(|p| round(f64::from(p), 4)),
             "level_dbfs": live.level_dbfs.map(|l| round(l, 1)),
-            "last_window": live.last_window,
+            "last_window": live.last_window.clone(),
             "thresholds": {
                 "cry_prob": self.info.cry_threshold,
                 "gate_dbfs": self.info.gate_dbfs,
