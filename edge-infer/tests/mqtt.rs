@@ -34,6 +34,9 @@ fn free_port() -> u16 {
 
 impl Broker {
     /// Starts mosquitto in `dir` with `listener PORT 127.0.0.1` and then `extra` config lines.
+    /// `user root` keeps the test's user: started as root, mosquitto would otherwise switch to
+    /// the `mosquitto` user, which cannot write its database into a root-owned temporary
+    /// directory (as another user the option is ignored).
     fn start(dir: &Path, extra: &str) -> Self {
         assert!(
             Path::new(MOSQUITTO).is_file(),
@@ -44,7 +47,7 @@ impl Broker {
         std::fs::write(
             &config,
             format!(
-                "listener {port} 127.0.0.1\n{extra}\nlog_dest file {}\n",
+                "listener {port} 127.0.0.1\nuser root\n{extra}\nlog_dest file {}\n",
                 dir.join(format!("mosquitto-{port}.log")).display()
             ),
         )
@@ -503,6 +506,10 @@ fn events_raised_while_the_broker_is_killed_arrive_in_order_once_it_is_back() {
     // The broker dies mid-stream: the pipeline goes on, its events wait in the queue. (The
     // pause lets the monitor see the connection drop: a publish the broker acknowledged in its
     // last instant and had not saved is lost with it, which no client can prevent.)
+    assert!(
+        persist.join("mosquitto.db").is_file(),
+        "the broker saved its database (the subscriber's session) before it is killed"
+    );
     broker.kill();
     std::thread::sleep(Duration::from_secs(1));
     for _ in 0..2 {
