@@ -136,6 +136,8 @@ pub struct PipelineConfig {
     pub alerts: Option<crate::alerts::AlertsConfig>,
     /// `--http` and its options.
     pub http: Option<crate::http::HttpConfig>,
+    /// `--state-dir` and the history's options.
+    pub history: crate::history::HistoryConfig,
 }
 
 impl PipelineConfig {
@@ -256,6 +258,7 @@ mod tests {
             overrides,
             alerts: None,
             http: None,
+            history: crate::history::HistoryConfig::default(),
         }
     }
 

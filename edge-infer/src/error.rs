@@ -32,7 +32,8 @@ declared format); 5 audio device missing or capture failed (also `listen` and `d
 build without the `mic` feature); 6 MQTT broker refused the credentials or its TLS certificate \
 did not verify (an unreachable broker is retried, never an exit), or --ha-remove did not finish. \
 A refused --http setting (a public address without a token, a short token) is 2; an address that \
-cannot be bound is 1.";
+cannot be bound is 1, as is a --state-dir that cannot be created or written (a corrupt history \
+is set aside and replaced, not an error).";
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]
@@ -72,6 +73,9 @@ pub enum Error {
     /// The SIGINT handler could not be installed.
     #[error("cannot install the SIGINT handler")]
     Interrupt(#[from] ctrlc::Error),
+    /// The event history cannot be opened.
+    #[error("cannot open the event history")]
+    History(#[from] crate::history::HistoryError),
     /// Alerts cannot be published (a configuration the broker rejects).
     #[error("MQTT alerts stopped")]
     Alerts(#[from] crate::alerts::MqttError),
@@ -98,7 +102,8 @@ impl Error {
             | Error::Output(_)
             | Error::Json(_)
             | Error::Interrupt(_)
-            | Error::Http(_) => EXIT_FAILURE,
+            | Error::Http(_)
+            | Error::History(_) => EXIT_FAILURE,
         }
     }
 

@@ -35,6 +35,7 @@ pub mod commands;
 pub mod config;
 pub mod engine;
 pub mod error;
+pub mod history;
 pub mod http;
 pub mod interrupt;
 pub mod output;

@@ -10,6 +10,7 @@ use crate::clips::ClipClassifier;
 use crate::config::PipelineConfig;
 use crate::engine::{Engine, Session};
 use crate::error::Error;
+use crate::history::History;
 use crate::http::{Classify, HttpServer, LiveHub, LiveInfo, Metrics};
 use crate::output::{EventSink, EventWriter};
 use crate::service::{Notifier, Watched};
@@ -17,18 +18,39 @@ use crate::stream::decision::Event;
 use crate::stream::detector::Summary;
 use crate::stream::{Detector, Stop};
 
-/// The model's detector, under the pipeline's flags, and whether it runs the cry head.
+/// The event history in `--state-dir` (or `$STATE_DIRECTORY`, or memory).
+pub fn history(pipeline: &PipelineConfig) -> Result<Arc<History>, Error> {
+    let history = History::open(&pipeline.history)?;
+    log::info!(
+        "event history: {} (the next event is seq {})",
+        if pipeline.history.dir.is_some() {
+            history.path().display().to_string()
+        } else {
+            "in memory for this run (no --state-dir or STATE_DIRECTORY)".into()
+        },
+        history.next_seq()
+    );
+    Ok(Arc::new(history))
+}
+
+/// The model's detector, under the pipeline's flags, numbering its events on from the
+/// history's last, and whether it runs the cry head.
 pub fn detector<'e>(
     pipeline: &PipelineConfig,
     engine: &'e Engine,
+    history: &History,
 ) -> Result<(Detector<Session<'e>>, bool), Error> {
     let config = pipeline.detector_for(engine.metadata())?;
     let cry_head = config.alert.is_some();
-    Ok((Detector::new(engine.session()?, config)?, cry_head))
+    let mut detector = Detector::new(engine.session()?, config)?;
+    detector.number_from(history.next_seq());
+    Ok((detector, cry_head))
 }
 
 /// The publisher, the HTTP server and the service manager's notifier of one run.
 pub struct Outputs {
+    history: Arc<History>,
+    labels: Vec<String>,
     mqtt: Option<MqttAlerts>,
     http: Option<(HttpServer, Arc<LiveHub>)>,
     notifier: Notifier,
@@ -41,6 +63,7 @@ impl Outputs {
     pub fn start(
         pipeline: &PipelineConfig,
         engine: &Arc<Engine>,
+        history: Arc<History>,
         mode: &'static str,
         status: &str,
     ) -> Result<Self, Error> {
@@ -68,7 +91,13 @@ impl Outputs {
                     metrics.clone(),
                 );
                 let classify = Arc::new(Classify::new(engine.clone(), clips));
-                let server = HttpServer::start(config, Some(hub.clone()), classify, metrics)?;
+                let server = HttpServer::start(
+                    config,
+                    Some(hub.clone()),
+                    Some(history.clone()),
+                    classify,
+                    metrics,
+                )?;
                 Some((server, hub))
             }
             None => None,
@@ -76,6 +105,8 @@ impl Outputs {
         let mut notifier = Notifier::from_env();
         notifier.ready(status);
         Ok(Self {
+            history,
+            labels: labels.clone(),
             mqtt,
             http,
             notifier,
@@ -84,10 +115,13 @@ impl Outputs {
 
     /// Where the detector's events go: stdout (with `cry_prob` for a cry-head detector), the
     /// publisher, the watchdog.
-    pub fn sink(&mut self, labels: &[String], cry_head: bool) -> Sink<'_> {
+    pub fn sink(&mut self, cry_head: bool) -> Sink<'_> {
         Sink(Watched {
             inner: Alerting {
-                lines: EventWriter::new(std::io::stdout().lock(), labels).with_cry_head(cry_head),
+                lines: EventWriter::new(std::io::stdout().lock(), &self.labels)
+                    .with_cry_head(cry_head),
+                labels: &self.labels,
+                history: Some(&self.history),
                 mqtt: self.mqtt.as_ref(),
                 http: self.http.as_ref().map(|(_, hub)| &**hub),
             },

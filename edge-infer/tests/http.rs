@@ -549,28 +549,128 @@ fn tone(seconds: f32) -> Vec<f32> {
         .collect()
 }
 
+/// `stream` of raw f32 PCM on stdin with the two-head fixture at a tiny threshold (a loud tone
+/// is a cry), serving HTTP on `port` behind [`TOKEN`]; `extra` flags, `env` variables.
+fn stream_stdin(port: u16, extra: &[&str], env: &[(&str, &str)]) -> Running {
+    let addr = format!("127.0.0.1:{port}");
+    let model = tiny_model("two-head-fp32");
+    let mut args = vec![
+        "stream",
+        "--input",
+        "-",
+        "--format",
+        "f32le",
+        "--rate",
+        "16000",
+        "--model",
+        model.to_str().unwrap(),
+        "--cry-threshold",
+        "0.000001",
+        "--http",
+        &addr,
+    ];
+    args.extend(extra);
+    let mut env = env.to_vec();
+    env.push(("EDGE_INFER_HTTP_TOKEN", TOKEN));
+    Running::start(&args, &env)
+}
+
+impl Running {
+    /// The next stdout line of `type` (`cry`, `calm`).
+    fn next_line(&self, kind: &str) -> Value {
+        loop {
+            let line = self
+                .lines
+                .recv_timeout(Duration::from_secs(60))
+                .unwrap_or_else(|_| panic!("no `{kind}` line"));
+            let v: Value = serde_json::from_str(&line).unwrap();
+            if v["type"] == kind {
+                return v;
+            }
+        }
+    }
+}
+
+#[test]
+fn a_killed_monitor_keeps_its_history_and_numbers_on_and_a_corrupt_one_is_set_aside() {
+    let state = tempfile::tempdir().unwrap();
+    let dir = state.path().to_str().unwrap();
+    let port = free_port();
+    let mut first = stream_stdin(port, &["--state-dir", dir], &[]);
+    first.wait_healthy(port);
+    let mut printed = Vec::new();
+    for _ in 0..2 {
+        first.feed(&vec![0.0; 16_000]);
+        first.feed(&tone(6.0));
+        printed.push(first.next_line("cry")["seq"].as_u64().unwrap());
+        first.feed(&vec![0.0; 10 * 16_000]);
+        printed.push(first.next_line("calm")["seq"].as_u64().unwrap());
+    }
+    assert_eq!(printed, [0, 1, 2, 3], "a new history numbers from 0");
+    // SIGKILL, as the OOM killer or a power button would: nothing is closed.
+    drop(first);
+
+    let port = free_port();
+    let mut second = stream_stdin(port, &["--state-dir", dir], &[]);
+    second.wait_healthy(port);
+    let events = get(port, "/api/v1/events", Some(TOKEN)).json();
+    let stored: Vec<u64> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(stored, printed, "everything printed was stored: {events}");
+    second.feed(&vec![0.0; 16_000]);
+    second.feed(&tone(6.0));
+    assert_eq!(
+        second.next_line("cry")["seq"],
+        4,
+        "seq goes on from the history"
+    );
+    let (status, stderr) = second.terminate();
+    assert!(status.success(), "{stderr}");
+    assert!(stderr.contains("the next event is seq 4"), "{stderr}");
+
+    // The file is damaged: the monitor says so, keeps it aside and starts a new history.
+    let db = state.path().join("events.sqlite3");
+    std::fs::write(&db, b"not a database ".repeat(400)).unwrap();
+    let port = free_port();
+    let mut third = stream_stdin(port, &["--state-dir", dir], &[]);
+    third.wait_healthy(port);
+    let events = get(port, "/api/v1/events", Some(TOKEN)).json();
+    assert_eq!(events["events"], serde_json::json!([]), "{events}");
+    let (status, stderr) = third.terminate();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains("is corrupt") && stderr.contains("set aside as"),
+        "{stderr}"
+    );
+    let aside: Vec<_> = std::fs::read_dir(state.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("events.sqlite3.corrupt-")
+        })
+        .collect();
+    assert_eq!(aside.len(), 1);
+    assert_eq!(
+        std::fs::read(aside[0].path()).unwrap(),
+        b"not a database ".repeat(400),
+        "the damaged file is kept for a look"
+    );
+}
+
 #[test]
 fn a_streamed_cry_shows_in_the_state_the_live_stream_and_the_metrics_and_a_stall_in_healthz() {
     let port = free_port();
-    let addr = format!("127.0.0.1:{port}");
-    let model = tiny_model("two-head-fp32");
-    let mut run = Running::start(
-        &[
-            "stream",
-            "--input",
-            "-",
-            "--format",
-            "f32le",
-            "--rate",
-            "16000",
-            "--model",
-            model.to_str().unwrap(),
-            "--cry-threshold",
-            "0.000001",
-            "--http",
-            &addr,
-        ],
-        &[("EDGE_INFER_HTTP_TOKEN", TOKEN)],
+    let state_dir = tempfile::tempdir().unwrap();
+    let mut run = stream_stdin(
+        port,
+        &[],
+        &[("STATE_DIRECTORY", state_dir.path().to_str().unwrap())],
     );
     run.wait_healthy(port);
     run.feed(&vec![0.0; 3 * 16_000]);
@@ -600,6 +700,7 @@ fn a_streamed_cry_shows_in_the_state_the_live_stream_and_the_metrics_and_a_stall
         }
     };
     assert_eq!(printed["t"], cry["t"]);
+    assert_eq!(printed["seq"], cry["seq"]);
 
     run.feed(&vec![0.0; 12 * 16_000]);
     let calm = next_live(&rx, "event", Some("calm"));
@@ -608,6 +709,49 @@ fn a_streamed_cry_shows_in_the_state_the_live_stream_and_the_metrics_and_a_stall
         get(port, "/api/v1/state", Some(TOKEN)).json()["crying"],
         false
     );
+
+    // The history has both, numbered as stdout and the live stream numbered them, in the
+    // directory systemd names.
+    let events = get(port, "/api/v1/events", Some(TOKEN)).json();
+    let listed: Vec<(&str, u64)> = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["event_type"].as_str().unwrap(),
+                e["seq"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let first = cry["seq"].as_u64().unwrap();
+    assert_eq!(
+        listed,
+        [("cry_started", first), ("calm", first + 1)],
+        "{events}"
+    );
+    assert_eq!(calm["seq"], first + 1);
+    assert_eq!(events["last_seq"], first + 1);
+    assert!(state_dir.path().join("events.sqlite3").is_file());
+    let after = get(port, &format!("/api/v1/events?after={first}"), Some(TOKEN)).json();
+    assert_eq!(after["events"].as_array().unwrap().len(), 1, "{after}");
+    for (query, says) in [
+        ("limit=0", "limit must be from 1"),
+        ("after=-3", "after"),
+        ("colour=red", "colour"),
+    ] {
+        let bad = get(port, &format!("/api/v1/events?{query}"), Some(TOKEN));
+        assert_eq!(bad.status, 400, "{query}: {}", bad.text());
+        assert!(
+            bad.json()["error"].as_str().unwrap().contains(says),
+            "{query}: {}",
+            bad.text()
+        );
+    }
+    let nights = get(port, "/api/v1/nights?last=2", Some(TOKEN)).json();
+    assert_eq!(nights["night_hours"], "18-10");
+    assert_eq!(nights["nights"].as_array().unwrap().len(), 2, "{nights}");
+    assert_eq!(get(port, "/api/v1/nights?last=0", Some(TOKEN)).status, 400);
 
     // A client that connects now first gets the recent windows, in stream order.
     let late = live(port, TOKEN);

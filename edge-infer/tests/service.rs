@@ -41,14 +41,20 @@ fn the_shipped_config_file_is_a_valid_listen_configuration() {
 }
 
 #[test]
-fn the_shipped_config_file_s_http_examples_are_options_of_listen() {
+fn the_shipped_config_file_s_http_and_history_examples_are_options_of_listen() {
     let shipped =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/edge-infer.toml"))
             .unwrap();
     let enabled: String = shipped
         .lines()
         .map(|l| match l.strip_prefix("# ") {
-            Some(rest) if rest.starts_with("http") => rest,
+            Some(rest)
+                if ["http", "history_days", "night ="]
+                    .iter()
+                    .any(|k| rest.starts_with(k)) =>
+            {
+                rest
+            }
             _ => l,
         })
         .map(|l| format!("{l}\n"))
@@ -67,6 +73,11 @@ fn the_shipped_config_file_s_http_examples_are_options_of_listen() {
     let Command::Listen(listen) = Cli::try_parse_from(&args).unwrap().command else {
         panic!("listen");
     };
+    let history = &listen.pipeline.history;
+    assert_eq!(
+        (history.history_days, history.night.as_str()),
+        (90, "18-10")
+    );
     let http = listen.pipeline.http;
     assert_eq!(http.http, Some("127.0.0.1:8080".parse().unwrap()));
     assert_eq!(http.http_max_concurrent, Some(3));

@@ -8,11 +8,11 @@ pub mod topics;
 
 use std::io;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub use mqtt::{DeliveryStats, MqttAlerts, MqttError, MqttSettings};
 pub use target::{MqttTarget, PASSWORD_ENV, Secret, TargetError};
-pub use topics::{Discovery, Topics};
+pub use topics::{AlertEvent, AlertKind, Discovery, Topics};
 
 use crate::output::EventSink;
 use crate::stream::decision::Event;
@@ -69,10 +69,16 @@ pub fn alerts_config(
     })
 }
 
-/// The JSON lines, and the MQTT publisher and the HTTP API's live state when there are.
+/// The JSON lines, the event history, and the MQTT publisher and the HTTP API's live state
+/// when there are. A cry or calm becomes one [`AlertEvent`], written to the history before
+/// anyone else sees it (so everything printed or published is in it), then handed to each.
 pub struct Alerting<'a, S> {
     /// Where events are printed.
     pub lines: S,
+    /// The model's class names.
+    pub labels: &'a [String],
+    /// The history of cry and calm events.
+    pub history: Option<&'a crate::history::History>,
     /// The publisher.
     pub mqtt: Option<&'a MqttAlerts>,
     /// The HTTP API's live state.
@@ -81,14 +87,34 @@ pub struct Alerting<'a, S> {
 
 impl<S: EventSink> EventSink for Alerting<'_, S> {
     fn write(&mut self, event: &Event) -> io::Result<()> {
-        if let Some(hub) = self.http {
-            hub.observe(event);
-        }
-        if let Some(mqtt) = self.mqtt {
-            mqtt.observe(event);
-            if let Some(fatal) = mqtt.fatal() {
-                return Err(io::Error::other(fatal));
+        match event {
+            Event::Window(window) => {
+                if let Some(hub) = self.http {
+                    hub.window(window);
+                }
+                if let Some(mqtt) = self.mqtt {
+                    mqtt.window(window);
+                }
             }
+            Event::Cry { .. } | Event::Calm { .. } => {
+                let unix_time = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0.0, |d| d.as_secs_f64());
+                let alert = AlertEvent::from_event(event, self.labels, unix_time)
+                    .expect("a cry or calm is an alert");
+                if let Some(history) = self.history {
+                    history.append(&alert);
+                }
+                if let Some(hub) = self.http {
+                    hub.alert(&alert);
+                }
+                if let Some(mqtt) = self.mqtt {
+                    mqtt.alert(&alert);
+                }
+            }
+        }
+        if let Some(fatal) = self.mqtt.and_then(MqttAlerts::fatal) {
+            return Err(io::Error::other(fatal));
         }
         self.lines.write(event)
     }

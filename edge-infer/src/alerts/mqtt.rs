@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use rumqttc::{
     Client, ConnectReturnCode, Connection, ConnectionError, Event as MqttEvent, LastWill,
@@ -30,7 +30,7 @@ use super::target::{MqttTarget, Secret};
 use super::topics::{
     AlertEvent, AlertKind, Discovery, OFF, OFFLINE, ON, ONLINE, Topics, reason_payload,
 };
-use crate::stream::decision::{Event, Verdict};
+use crate::stream::decision::{Verdict, WindowReport};
 
 /// Events the outbox holds by default.
 pub const DEFAULT_QUEUE_EVENTS: usize = 1000;
@@ -114,7 +114,6 @@ struct Inner {
     outbox: VecDeque<AlertEvent>,
     /// Events the outbox may hold.
     bound: usize,
-    next_seq: u64,
     stats: DeliveryStats,
     crying: bool,
     reason: Option<(String, f32)>,
@@ -143,7 +142,6 @@ impl Shared {
 pub struct MqttAlerts {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
-    labels: Vec<String>,
 }
 
 impl MqttAlerts {
@@ -167,7 +165,6 @@ impl MqttAlerts {
             stop: AtomicBool::new(false),
             flush_until: Mutex::new(None),
         });
-        let labels = settings.labels.clone();
         let worker = Worker {
             shared: Arc::clone(&shared),
             client,
@@ -189,66 +186,29 @@ impl MqttAlerts {
         Ok(Self {
             shared,
             thread: Some(thread),
-            labels,
         })
     }
 
-    fn label(&self, index: usize) -> String {
-        self.labels
-            .get(index)
-            .cloned()
-            .unwrap_or_else(|| index.to_string())
+    /// Takes one scored window: it feeds `health`.
+    pub fn window(&self, window: &WindowReport) {
+        let mut inner = self.shared.lock();
+        inner.windows += 1;
+        inner.dropped_samples = window.dropped_samples;
+        if let Verdict::Classified {
+            latency_seconds, ..
+        } = window.verdict
+        {
+            inner.latency_sum += latency_seconds;
+            inner.latency_count += 1;
+            inner.latency_max = inner.latency_max.max(latency_seconds);
+        }
     }
 
-    /// Takes one stream event: windows feed `health`, `cry` and `calm` update `state` and
-    /// `reason` and join the outbox (or, when it is full, the overflow count).
-    pub fn observe(&self, event: &Event) {
-        let alert = match event {
-            Event::Window(window) => {
-                let mut inner = self.shared.lock();
-                inner.windows += 1;
-                inner.dropped_samples = window.dropped_samples;
-                if let Verdict::Classified {
-                    latency_seconds, ..
-                } = window.verdict
-                {
-                    inner.latency_sum += latency_seconds;
-                    inner.latency_count += 1;
-                    inner.latency_max = inner.latency_max.max(latency_seconds);
-                }
-                return;
-            }
-            Event::Cry {
-                t,
-                label,
-                confidence,
-                cry_prob,
-            } => (
-                *t,
-                AlertKind::CryStarted {
-                    reason: self.label(*label),
-                    confidence: *confidence,
-                    cry_prob: *cry_prob,
-                },
-            ),
-            Event::Calm {
-                t,
-                after,
-                cry_started,
-            } => (
-                *t,
-                AlertKind::Calm {
-                    after: self.label(*after),
-                    cry_started: *cry_started,
-                },
-            ),
-        };
-        let (t, kind) = alert;
-        let unix_time = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0.0, |d| d.as_secs_f64());
+    /// Takes one cry or calm: it updates `state` and `reason` and joins the outbox (or, when
+    /// that is full, the overflow count).
+    pub fn alert(&self, alert: &AlertEvent) {
         let mut inner = self.shared.lock();
-        match &kind {
+        match &alert.kind {
             AlertKind::CryStarted {
                 reason, confidence, ..
             } => {
@@ -257,18 +217,11 @@ impl MqttAlerts {
             }
             AlertKind::Calm { .. } => inner.crying = false,
         }
-        let seq = inner.next_seq;
-        inner.next_seq += 1;
         if inner.outbox.len() >= inner.bound {
             inner.stats.overflowed += 1;
             return;
         }
-        inner.outbox.push_back(AlertEvent {
-            seq,
-            kind,
-            t,
-            unix_time,
-        });
+        inner.outbox.push_back(alert.clone());
     }
 
     /// The configuration error that stopped the publisher, if any.

@@ -11,6 +11,8 @@
 
 use serde_json::{Value, json};
 
+use crate::stream::decision::Event;
+
 /// Payload of `status` while the monitor runs.
 pub const ONLINE: &str = "online";
 /// Payload of `status` when it stopped or was lost (the last will).
@@ -71,7 +73,8 @@ impl Topics {
 /// One alert event as published on `PREFIX/event`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertEvent {
-    /// Position in this run's events, from 0: a subscriber sees gaps and repeats.
+    /// The detector's number for it ([`Event::Cry`]): it continues across runs when a history
+    /// is kept, so a subscriber sees gaps and repeats.
     pub seq: u64,
     /// What happened.
     pub kind: AlertKind,
@@ -108,13 +111,69 @@ fn round(x: f64, digits: i32) -> f64 {
 }
 
 impl AlertEvent {
+    /// The alert a detector's `cry` or `calm` event is, decided at `unix_time`, its classes
+    /// named by `labels`; `None` for a window.
+    pub fn from_event(event: &Event, labels: &[String], unix_time: f64) -> Option<Self> {
+        let label = |i: usize| labels.get(i).cloned().unwrap_or_else(|| i.to_string());
+        let (seq, t, kind) = match event {
+            Event::Window(_) => return None,
+            Event::Cry {
+                seq,
+                t,
+                label: reason,
+                confidence,
+                cry_prob,
+            } => (
+                *seq,
+                *t,
+                AlertKind::CryStarted {
+                    reason: label(*reason),
+                    confidence: *confidence,
+                    cry_prob: *cry_prob,
+                },
+            ),
+            Event::Calm {
+                seq,
+                t,
+                after,
+                cry_started,
+            } => (
+                *seq,
+                *t,
+                AlertKind::Calm {
+                    after: label(*after),
+                    cry_started: *cry_started,
+                },
+            ),
+        };
+        Some(Self {
+            seq,
+            kind,
+            t,
+            unix_time,
+        })
+    }
+
+    /// `cry_started` or `calm`.
+    pub fn event_type(&self) -> &'static str {
+        match self.kind {
+            AlertKind::CryStarted { .. } => CRY_STARTED,
+            AlertKind::Calm { .. } => CALM,
+        }
+    }
+
+    /// The reason of the cry (that started, or that ended).
+    pub fn reason(&self) -> &str {
+        match &self.kind {
+            AlertKind::CryStarted { reason, .. } => reason,
+            AlertKind::Calm { after, .. } => after,
+        }
+    }
+
     /// The JSON payload (Home Assistant's event entity reads `event_type`).
     pub fn payload(&self) -> String {
         let mut v = json!({
-            "event_type": match self.kind {
-                AlertKind::CryStarted { .. } => CRY_STARTED,
-                AlertKind::Calm { .. } => CALM,
-            },
+            "event_type": self.event_type(),
             "seq": self.seq,
             "t": round(self.t, 3),
             "unix_time": round(self.unix_time, 3),

@@ -29,10 +29,10 @@ pub fn run(config: &ListenConfig) -> Result<(), Error> {
         capture.source.format().sample_rate,
         capture.source.format().channels
     );
-    let (mut detector, cry_head) = pipeline::detector(pipeline, &engine)?;
-    let labels = &engine.metadata().labels;
-    let mut outputs = Outputs::start(pipeline, &engine, "listen", READY)?;
-    let mut out = outputs.sink(labels, cry_head);
+    let history = pipeline::history(pipeline)?;
+    let (mut detector, cry_head) = pipeline::detector(pipeline, &engine, &history)?;
+    let mut outputs = Outputs::start(pipeline, &engine, history, "listen", READY)?;
+    let mut out = outputs.sink(cry_head);
     let mut pump = Pump::default();
     let stopped = loop {
         let pumped = pump.run(&mut capture.source, &mut detector, &mut out, stop);

@@ -19,6 +19,7 @@ pub fn run(config: &ServeConfig) -> Result<(), Error> {
     let server = HttpServer::start(
         &config.http,
         None,
+        None,
         Arc::new(Classify::new(engine, clips)),
         Arc::new(Metrics::new()),
     )?;

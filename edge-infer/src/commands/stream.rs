@@ -33,10 +33,10 @@ pub fn run(config: &StreamConfig) -> Result<(), Error> {
     // The feeder thread is not joined: after Ctrl-C it may be blocked reading stdin, and it
     // ends with the process.
     let (mut ring, _feeder) = spawn_feeder(source, config.pace, pipeline.ring_seconds);
-    let (mut detector, cry_head) = pipeline::detector(pipeline, &engine)?;
-    let labels = &engine.metadata().labels;
-    let mut outputs = Outputs::start(pipeline, &engine, "stream", READY)?;
-    let mut out = outputs.sink(labels, cry_head);
+    let history = pipeline::history(pipeline)?;
+    let (mut detector, cry_head) = pipeline::detector(pipeline, &engine, &history)?;
+    let mut outputs = Outputs::start(pipeline, &engine, history, "stream", READY)?;
+    let mut out = outputs.sink(cry_head);
     let pumped = Pump::default().run(&mut ring, &mut detector, &mut out, stop);
     out.fatal()?;
     out.stopped(detector.summary(), pumped?)?;

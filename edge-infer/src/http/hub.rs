@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use super::metrics::Metrics;
-use crate::stream::decision::{Event, Verdict};
+use crate::alerts::{AlertEvent, AlertKind};
+use crate::stream::decision::{Verdict, WindowReport};
 
 /// Seconds of windows a new live client receives first.
 pub const BACKLOG_SECONDS: f64 = 600.0;
@@ -108,118 +109,89 @@ impl LiveHub {
             .unwrap_or_else(|| "?".into())
     }
 
-    /// Takes one event from the inference loop.
-    pub fn observe(&self, event: &Event) {
-        let now = Instant::now();
-        let message = match event {
-            Event::Window(w) => {
-                self.metrics.windows.inc();
-                self.metrics
-                    .dropped_samples
-                    .set(i64::try_from(w.dropped_samples).unwrap_or(i64::MAX));
-                let (cry_prob, label, confidence, probs) = match &w.verdict {
-                    Verdict::Quiet => (None, None, None, None),
-                    Verdict::Classified {
-                        label,
-                        confidence,
-                        probabilities,
-                        cry_prob,
-                        latency_seconds,
-                    } => {
-                        self.metrics.inference_seconds.observe(*latency_seconds);
-                        let probs: serde_json::Map<String, Value> = probabilities
-                            .iter()
-                            .enumerate()
-                            .map(|(i, p)| (self.label(i), json!(round(f64::from(*p), 4))))
-                            .collect();
-                        (
-                            *cry_prob,
-                            Some(self.label(*label)),
-                            Some(round(f64::from(*confidence), 4)),
-                            Some(probs),
-                        )
-                    }
-                };
-                let data = json!({
-                    "t": round(w.t, 3),
-                    "unix_time": round(unix_now(), 3),
-                    "cry_prob": cry_prob.map(|p| round(f64::from(p), 4)),
-                    "level_dbfs": round(w.rms_dbfs, 1),
-                    "gated": matches!(w.verdict, Verdict::Quiet),
-                    "label": label,
-                    "confidence": confidence,
-                    "probs": probs,
-                });
-                let message = Message {
-                    kind: "window",
-                    data: data.to_string().into(),
-                };
-                let mut live = self.live.lock().expect("live state");
-                live.windows += 1;
-                live.dropped_samples = w.dropped_samples;
-                live.last_at = Some(now);
-                live.cry_prob = cry_prob;
-                live.level_dbfs = Some(w.rms_dbfs);
-                live.last_window = Some(data);
-                live.backlog.push_back((w.t, message.clone()));
-                while live
-                    .backlog
-                    .front()
-                    .is_some_and(|(t, _)| *t < w.t - BACKLOG_SECONDS)
-                {
-                    live.backlog.pop_front();
-                }
-                message
-            }
-            Event::Cry {
-                t,
+    /// Takes one scored window from the inference loop.
+    pub fn window(&self, w: &WindowReport) {
+        self.metrics.windows.inc();
+        self.metrics
+            .dropped_samples
+            .set(i64::try_from(w.dropped_samples).unwrap_or(i64::MAX));
+        let (cry_prob, label, confidence, probs) = match &w.verdict {
+            Verdict::Quiet => (None, None, None, None),
+            Verdict::Classified {
                 label,
                 confidence,
+                probabilities,
                 cry_prob,
+                latency_seconds,
             } => {
-                self.metrics.event("cry_started");
-                let crying = Crying {
-                    since: *t,
-                    since_unix: unix_now(),
-                    reason: self.label(*label),
-                    confidence: *confidence,
-                };
-                let data = json!({
-                    "event_type": "cry_started",
-                    "t": round(*t, 3),
-                    "unix_time": round(crying.since_unix, 3),
-                    "reason": crying.reason,
-                    "confidence": round(f64::from(*confidence), 4),
-                    "cry_prob": cry_prob.map(|p| round(f64::from(p), 4)),
-                });
-                self.live.lock().expect("live state").crying = Some(crying);
-                Message {
-                    kind: "event",
-                    data: data.to_string().into(),
-                }
-            }
-            Event::Calm {
-                t,
-                after,
-                cry_started,
-            } => {
-                self.metrics.event("calm");
-                let data = json!({
-                    "event_type": "calm",
-                    "t": round(*t, 3),
-                    "unix_time": round(unix_now(), 3),
-                    "reason": self.label(*after),
-                    "cry_started": round(*cry_started, 3),
-                });
-                self.live.lock().expect("live state").crying = None;
-                Message {
-                    kind: "event",
-                    data: data.to_string().into(),
-                }
+                self.metrics.inference_seconds.observe(*latency_seconds);
+                let probs: serde_json::Map<String, Value> = probabilities
+                    .iter()
+                    .enumerate()
+                    .map(|(i, p)| (self.label(i), json!(round(f64::from(*p), 4))))
+                    .collect();
+                (
+                    *cry_prob,
+                    Some(self.label(*label)),
+                    Some(round(f64::from(*confidence), 4)),
+                    Some(probs),
+                )
             }
         };
+        let data = json!({
+            "t": round(w.t, 3),
+            "unix_time": round(unix_now(), 3),
+            "cry_prob": cry_prob.map(|p| round(f64::from(p), 4)),
+            "level_dbfs": round(w.rms_dbfs, 1),
+            "gated": matches!(w.verdict, Verdict::Quiet),
+            "label": label,
+            "confidence": confidence,
+            "probs": probs,
+        });
+        let message = Message {
+            kind: "window",
+            data: data.to_string().into(),
+        };
+        {
+            let mut live = self.live.lock().expect("live state");
+            live.windows += 1;
+            live.dropped_samples = w.dropped_samples;
+            live.last_at = Some(Instant::now());
+            live.cry_prob = cry_prob;
+            live.level_dbfs = Some(w.rms_dbfs);
+            live.last_window = Some(data);
+            live.backlog.push_back((w.t, message.clone()));
+            while live
+                .backlog
+                .front()
+                .is_some_and(|(t, _)| *t < w.t - BACKLOG_SECONDS)
+            {
+                live.backlog.pop_front();
+            }
+        }
         // No receiver is not an error: nobody is watching.
         let _ = self.tx.send(message);
+    }
+
+    /// Takes one cry or calm: its message is the MQTT event payload, `seq` included.
+    pub fn alert(&self, alert: &AlertEvent) {
+        self.metrics.event(alert.event_type());
+        let crying = match &alert.kind {
+            AlertKind::CryStarted {
+                reason, confidence, ..
+            } => Some(Crying {
+                since: alert.t,
+                since_unix: alert.unix_time,
+                reason: reason.clone(),
+                confidence: *confidence,
+            }),
+            AlertKind::Calm { .. } => None,
+        };
+        self.live.lock().expect("live state").crying = crying;
+        let _ = self.tx.send(Message {
+            kind: "event",
+            data: alert.payload().into(),
+        });
     }
 
     /// The recent windows and a receiver for what follows, taken together so that nothing is
@@ -290,13 +262,22 @@ mod tests {
         )
     }
 
-    fn quiet(t: f64) -> Event {
-        Event::Window(WindowReport {
+    fn quiet(t: f64) -> WindowReport {
+        WindowReport {
             t,
             rms_dbfs: -70.0,
             verdict: Verdict::Quiet,
             dropped_samples: 3,
-        })
+        }
+    }
+
+    fn alert(seq: u64, t: f64, kind: AlertKind) -> AlertEvent {
+        AlertEvent {
+            seq,
+            kind,
+            t,
+            unix_time: 1_000.0 + t,
+        }
     }
 
     #[test]
@@ -304,27 +285,40 @@ mod tests {
         let hub = hub();
         let (backlog, mut rx) = hub.subscribe();
         assert!(backlog.is_empty());
-        hub.observe(&quiet(2.0));
-        hub.observe(&Event::Cry {
-            t: 4.0,
-            label: 1,
-            confidence: 0.8,
-            cry_prob: Some(0.9),
-        });
+        hub.window(&quiet(2.0));
+        hub.alert(&alert(
+            41,
+            4.0,
+            AlertKind::CryStarted {
+                reason: "tired".into(),
+                confidence: 0.8,
+                cry_prob: Some(0.9),
+            },
+        ));
         let s = hub.state();
         assert_eq!(s["crying"], true);
         assert_eq!(s["reason"], "tired");
         assert_eq!(s["since"], 4.0);
         assert_eq!(s["windows"], 1);
         assert_eq!(s["dropped_samples"], 3);
-        hub.observe(&Event::Calm {
-            t: 9.0,
-            after: 1,
-            cry_started: 4.0,
-        });
+        hub.alert(&alert(
+            42,
+            9.0,
+            AlertKind::Calm {
+                after: "tired".into(),
+                cry_started: 4.0,
+            },
+        ));
         assert_eq!(hub.state()["crying"], false);
-        let kinds: Vec<&str> = (0..3).map(|_| rx.try_recv().unwrap().kind).collect();
+        let messages: Vec<Message> = (0..3).map(|_| rx.try_recv().unwrap()).collect();
+        let kinds: Vec<&str> = messages.iter().map(|m| m.kind).collect();
         assert_eq!(kinds, ["window", "event", "event"]);
+        let calm: Value = serde_json::from_str(&messages[2].data).unwrap();
+        assert_eq!(
+            (&calm["event_type"], &calm["seq"], &calm["reason"]),
+            (&json!("calm"), &json!(42), &json!("tired")),
+            "the MQTT payload, seq included"
+        );
         assert!(
             hub.metrics
                 .encode()
@@ -336,7 +330,7 @@ mod tests {
     fn the_backlog_keeps_ten_minutes_of_windows() {
         let hub = hub();
         for i in 0..400 {
-            hub.observe(&quiet(f64::from(i) * 2.0));
+            hub.window(&quiet(f64::from(i) * 2.0));
         }
         let (backlog, _) = hub.subscribe();
         // Windows from t = 798 - 600 = 198 s on: 198, 200, ..., 798.
@@ -353,7 +347,7 @@ mod tests {
         let hub = hub();
         let (_, mut rx) = hub.subscribe();
         for i in 0..(CLIENT_LAG + 10) {
-            hub.observe(&quiet(i as f64));
+            hub.window(&quiet(i as f64));
         }
         assert!(matches!(
             rx.try_recv(),

@@ -10,7 +10,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Request, State};
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{DefaultBodyLimit, FromRequest, MatchedPath, Multipart, Query, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -27,6 +28,7 @@ use super::hub::{CLIENT_LAG, LiveHub, Message};
 use super::metrics::Metrics;
 use crate::clips::ClipClassifier;
 use crate::engine::Engine;
+use crate::history::{EventQuery, History, MAX_PAGE};
 
 /// Seconds between `ping` messages on `/api/v1/live`.
 pub const PING: Duration = Duration::from_secs(15);
@@ -131,6 +133,7 @@ impl Classify {
 
 struct Shared {
     hub: Option<Arc<LiveHub>>,
+    history: Option<Arc<History>>,
     classify: Arc<Classify>,
     metrics: Arc<Metrics>,
     token: Option<Token>,
@@ -151,10 +154,12 @@ pub struct HttpServer {
 
 impl HttpServer {
     /// Binds `config.addr` (a failure is an error now, not later) and serves on a thread of its
-    /// own: the live routes from `hub` (none in `serve`), classification with `classify`.
+    /// own: the live routes from `hub` and `history` (none in `serve`), classification with
+    /// `classify`.
     pub fn start(
         config: &HttpConfig,
         hub: Option<Arc<LiveHub>>,
+        history: Option<Arc<History>>,
         classify: Arc<Classify>,
         metrics: Arc<Metrics>,
     ) -> Result<Self, ServerError> {
@@ -173,6 +178,7 @@ impl HttpServer {
             .map_err(ServerError::Start)?;
         let shared = Arc::new(Shared {
             hub,
+            history,
             classify,
             metrics,
             token: config.token.clone(),
@@ -263,6 +269,8 @@ fn router(state: AppState, public_metrics: bool, max_body: usize) -> Router {
     let mut protected = Router::new()
         .route("/api/v1/state", get(live_state))
         .route("/api/v1/live", get(live))
+        .route("/api/v1/events", get(events))
+        .route("/api/v1/nights", get(nights))
         .route(
             "/api/v1/classify",
             post(classify).layer(TimeoutLayer::with_status_code(
@@ -525,4 +533,97 @@ async fn classify(State(s): State<AppState>, req: Request) -> Result<Response, A
         res.headers_mut().insert("x-inference-time", v);
     }
     Ok(res)
+}
+
+/// The history, or 404 in `serve`.
+fn history_of(s: &Shared) -> Result<Arc<History>, ApiError> {
+    s.history.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "no event history: `serve` only classifies uploads (use --http with stream or listen)",
+        )
+    })
+}
+
+fn bad_query(e: &QueryRejection) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, e.body_text())
+}
+
+/// The query of `GET /api/v1/events`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EventsParams {
+    after: Option<u64>,
+    since: Option<f64>,
+    until: Option<f64>,
+    limit: Option<usize>,
+}
+
+/// Events answered when `limit` is not given.
+const DEFAULT_PAGE: usize = 100;
+
+/// `GET /api/v1/events?after=SEQ&since=T&until=T&limit=N`: cry and calm events from the
+/// history, oldest first (the first `limit` after `after`, or the newest `limit`), as their MQTT
+/// payloads; `last_seq` is what to pass as `after` for the next page.
+async fn events(
+    State(s): State<AppState>,
+    params: Result<Query<EventsParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(p) = params.map_err(|e| bad_query(&e))?;
+    let limit = p.limit.unwrap_or(DEFAULT_PAGE);
+    if limit == 0 || limit > MAX_PAGE {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("limit must be from 1 to {MAX_PAGE}, not {limit}"),
+        ));
+    }
+    let history = history_of(&s.0)?;
+    let query = EventQuery {
+        after: p.after,
+        since: p.since,
+        until: p.until,
+        limit,
+    };
+    let events = tokio::task::spawn_blocking(move || history.events(&query))
+        .await
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let last_seq = events.last().and_then(|e| e["seq"].as_u64());
+    Ok(Json(json!({"events": events, "last_seq": last_seq})))
+}
+
+/// The query of `GET /api/v1/nights`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NightsParams {
+    last: Option<usize>,
+}
+
+/// Nights `/api/v1/nights` summarises at most.
+const MAX_NIGHTS: usize = 366;
+
+/// `GET /api/v1/nights?last=N`: the last N nights (default 7), oldest first, the current one
+/// last.
+async fn nights(
+    State(s): State<AppState>,
+    params: Result<Query<NightsParams>, QueryRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Query(p) = params.map_err(|e| bad_query(&e))?;
+    let last = p.last.unwrap_or(7);
+    if last == 0 || last > MAX_NIGHTS {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("last must be from 1 to {MAX_NIGHTS}, not {last}"),
+        ));
+    }
+    let history = history_of(&s.0)?;
+    let hours = history.night_hours();
+    let nights =
+        tokio::task::spawn_blocking(move || history.nights(last, crate::history::unix_now()))
+            .await
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(Json(
+        json!({"night_hours": hours.to_string(), "nights": nights}),
+    ))
 }

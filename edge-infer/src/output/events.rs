@@ -105,25 +105,27 @@ impl<W: Write> EventWriter<W> {
                 line.push_str("}\n");
             }
             Event::Cry {
+                seq,
                 t,
                 label,
                 confidence,
                 cry_prob,
             } => event_line(
                 &mut line,
-                "cry",
+                ("cry", *seq),
                 *t,
                 ("label", self.label(*label)),
                 ("confidence", f64::from(*confidence), 4),
                 cry_prob.map(|p| ("cry_prob", f64::from(p), 4)),
             ),
             Event::Calm {
+                seq,
                 t,
                 after,
                 cry_started,
             } => event_line(
                 &mut line,
-                "calm",
+                ("calm", *seq),
                 *t,
                 ("after", self.label(*after)),
                 ("cry_started", *cry_started, 3),
@@ -182,7 +184,7 @@ impl<W: Write> EventWriter<W> {
 /// into `line`.
 fn event_line(
     line: &mut String,
-    kind: &str,
+    (kind, seq): (&str, u64),
     t: f64,
     text: (&str, &str),
     number: (&str, f64, usize),
@@ -190,6 +192,8 @@ fn event_line(
 ) {
     line.push_str("{\"type\":");
     push_str(line, kind);
+    line.push_str(",\"seq\":");
+    let _ = std::fmt::Write::write_fmt(line, format_args!("{seq}"));
     line.push_str(",\"t\":");
     push_f64(line, t, 3);
     line.push(',');
@@ -242,6 +246,7 @@ mod tests {
             .unwrap();
         writer
             .write(&Event::Cry {
+                seq: 7,
                 t: 13.0,
                 label: 1,
                 confidence: 0.831,
@@ -250,6 +255,7 @@ mod tests {
             .unwrap();
         writer
             .write(&Event::Calm {
+                seq: 8,
                 t: 21.0,
                 after: 1,
                 cry_started: 13.0,
@@ -262,8 +268,8 @@ mod tests {
             [
                 r#"{"type":"window","t":12.000,"label":"hungry","confidence":0.8123,"probs":{"hungry":0.8123,"tired":0.1877},"gated":false,"rms_dbfs":-23.4,"latency_ms":61.200,"dropped_samples":0}"#,
                 r#"{"type":"window","t":13.000,"label":"quiet","confidence":null,"probs":null,"gated":true,"rms_dbfs":-70.0,"latency_ms":null,"dropped_samples":5}"#,
-                r#"{"type":"cry","t":13.000,"label":"tired","confidence":0.8310}"#,
-                r#"{"type":"calm","t":21.000,"after":"tired","cry_started":13.000}"#,
+                r#"{"type":"cry","seq":7,"t":13.000,"label":"tired","confidence":0.8310}"#,
+                r#"{"type":"calm","seq":8,"t":21.000,"after":"tired","cry_started":13.000}"#,
             ]
         );
     }
@@ -296,6 +302,7 @@ mod tests {
             .unwrap();
         writer
             .write(&Event::Cry {
+                seq: 0,
                 t: 4.0,
                 label: 1,
                 confidence: 0.6,

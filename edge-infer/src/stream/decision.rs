@@ -115,6 +115,9 @@ pub enum Event {
     /// A cry began: in cry-head mode the cry probability stayed above the threshold for the
     /// debounce count; in gate mode the same label held for it.
     Cry {
+        /// Its number among this monitor's cry and calm events, continuing across runs when
+        /// a history is kept ([`Decision::number_from`]).
+        seq: u64,
         /// Stream time (seconds) at the end of the window that confirmed it.
         t: f64,
         /// The reason (class).
@@ -126,6 +129,8 @@ pub enum Event {
     },
     /// Quiet windows followed a cry for the calm count.
     Calm {
+        /// Its number, as for [`Event::Cry`].
+        seq: u64,
         /// Stream time (seconds) at the end of the last quiet window.
         t: f64,
         /// The class of the cry that ended.
@@ -197,6 +202,7 @@ pub struct Decision {
     active: Option<(usize, f64)>,
     quiet_run: usize,
     alerts: Option<AlertState>,
+    next_seq: u64,
 }
 
 impl Decision {
@@ -217,7 +223,20 @@ impl Decision {
             alerts: config
                 .alert
                 .map(|policy| AlertState::new(policy, classes.min(MAX_CLASSES))),
+            next_seq: 0,
         }
+    }
+
+    /// Numbers the next cry or calm event `seq` (the history's next number after a restart),
+    /// and those after it `seq + 1`, ...
+    pub fn number_from(&mut self, seq: u64) {
+        self.next_seq = seq;
+    }
+
+    fn take_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
     }
 
     /// Whether events come from the cry head's alert policy (else from the gate).
@@ -279,13 +298,15 @@ impl Decision {
                     None => WindowInput::Skipped,
                 },
             };
-            match alerts.step(t, input) {
+            let alert = alerts.step(t, input);
+            match alert {
                 Some(Alert::Cry {
                     t,
                     reason,
                     reason_confidence,
                     cry_prob,
                 }) => events.push(Event::Cry {
+                    seq: self.take_seq(),
                     t,
                     label: reason,
                     confidence: reason_confidence,
@@ -296,6 +317,7 @@ impl Decision {
                     cry_started,
                     reason,
                 }) => events.push(Event::Calm {
+                    seq: self.take_seq(),
                     t,
                     after: reason,
                     cry_started,
@@ -309,7 +331,9 @@ impl Decision {
             && self.active.map(|(l, _)| l) != Some(label)
         {
             self.active = Some((label, t));
+            let seq = self.take_seq();
             events.push(Event::Cry {
+                seq,
                 t,
                 label,
                 confidence: self.smoothed[label],
@@ -320,7 +344,9 @@ impl Decision {
             && self.quiet_run >= self.calm_windows
         {
             self.active = None;
+            let seq = self.take_seq();
             events.push(Event::Calm {
+                seq,
                 t,
                 after,
                 cry_started,
@@ -433,6 +459,7 @@ mod tests {
         assert_eq!(
             events[6],
             Event::Calm {
+                seq: 1,
                 t: 5.0,
                 after: 0,
                 cry_started: 2.0
@@ -553,6 +580,7 @@ mod tests {
                     label,
                     confidence,
                     cry_prob,
+                    ..
                 } => Some(Alert::Cry {
                     t,
                     reason: label,
@@ -563,6 +591,7 @@ mod tests {
                     t,
                     after,
                     cry_started,
+                    ..
                 } => Some(Alert::Calm {
                     t,
                     cry_started,

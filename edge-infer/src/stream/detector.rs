@@ -178,6 +178,11 @@ impl<C: Classifier> Detector<C> {
         self.decision.reset();
     }
 
+    /// Numbers the next cry or calm event `seq` ([`Decision::number_from`]).
+    pub fn number_from(&mut self, seq: u64) {
+        self.decision.number_from(seq);
+    }
+
     /// Totals so far.
     pub fn summary(&self) -> &Summary {
         &self.summary
@@ -223,6 +228,8 @@ mod tests {
         audio.extend(vec![0.0; 4000]);
         let run = |piece: usize| {
             let mut detector = Detector::new(Energy, config.clone()).unwrap();
+            // As after a restart with 41 events in the history.
+            detector.number_from(41);
             let mut events = Vec::new();
             for chunk in audio.chunks(piece) {
                 detector.push(chunk, &mut events).unwrap();
@@ -257,12 +264,13 @@ mod tests {
         // it (debounce 2) ends at 0.3 s; the second wholly after it (calm 2) at 0.85 s.
         assert_eq!(cries.len(), 2, "{cries:?}");
         assert!(
-            matches!(cries[0], Event::Cry { t, label: 0, .. } if *t == 0.3),
+            matches!(cries[0], Event::Cry { seq: 41, t, label: 0, .. } if *t == 0.3),
             "{cries:?}"
         );
         assert_eq!(
             *cries[1],
             Event::Calm {
+                seq: 42,
                 t: 0.85,
                 after: 0,
                 cry_started: 0.3
