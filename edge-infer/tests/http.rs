@@ -753,6 +753,43 @@ fn a_streamed_cry_shows_in_the_state_the_live_stream_and_the_metrics_and_a_stall
     assert_eq!(nights["nights"].as_array().unwrap().len(), 2, "{nights}");
     assert_eq!(get(port, "/api/v1/nights?last=0", Some(TOKEN)).status, 400);
 
+    // Suspend: at most 120 minutes; the state and the live stream say until when; 0 resumes.
+    let json = [("Content-Type", "application/json")];
+    let post = |body: &str| {
+        request(
+            port,
+            "POST",
+            "/api/v1/suspend",
+            Some(TOKEN),
+            &json,
+            body.as_bytes(),
+        )
+    };
+    let too_long = post(r#"{"minutes": 121}"#);
+    assert_eq!(too_long.status, 400, "{}", too_long.text());
+    assert!(
+        too_long.text().contains("from 0 (resume) to 120"),
+        "{}",
+        too_long.text()
+    );
+    assert_eq!(post(r#"{"minutes": "ten"}"#).status, 422);
+    assert_eq!(post("minutes=10").status, 400, "not JSON");
+    let suspended = post(r#"{"minutes": 5}"#);
+    assert_eq!(suspended.status, 200, "{}", suspended.text());
+    let until = suspended.json()["until"].as_f64().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!((until - (now + 300.0)).abs() < 30.0, "{until} vs {now}");
+    assert_eq!(next_live(&rx, "suspend", None)["until"], until);
+    assert_eq!(
+        get(port, "/api/v1/state", Some(TOKEN)).json()["suspended_until"],
+        until
+    );
+    assert!(post(r#"{"minutes": 0}"#).json()["until"].is_null());
+    assert!(get(port, "/api/v1/state", Some(TOKEN)).json()["suspended_until"].is_null());
+
     // A client that connects now first gets the recent windows, in stream order.
     let late = live(port, TOKEN);
     let first = next_live(&late, "window", None);
@@ -804,4 +841,251 @@ fn a_streamed_cry_shows_in_the_state_the_live_stream_and_the_metrics_and_a_stall
     let (status, stderr) = run.terminate();
     assert!(status.success(), "exit {status}: {stderr}");
     assert!(!stderr.contains(TOKEN), "the token was logged:\n{stderr}");
+}
+
+/// Debian's chromium and its WebDriver, as `cargo xtask test` installs them.
+const CHROMIUM: &str = "/usr/bin/chromium";
+const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
+
+/// chromedriver on a loopback port, in a process group of its own so that the browser it
+/// starts goes with it when the guard drops.
+struct Browser {
+    driver: Child,
+    port: u16,
+    session: String,
+}
+
+impl Browser {
+    fn start() -> Self {
+        use std::os::unix::process::CommandExt;
+        for program in [CHROMIUM, CHROMEDRIVER] {
+            assert!(
+                Path::new(program).is_file(),
+                "{program} is missing: install Debian's chromium and chromium-driver (`cargo xtask test` does)"
+            );
+        }
+        let port = free_port();
+        let driver = std::process::Command::new(CHROMEDRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .process_group(0)
+            .spawn()
+            .expect("chromedriver starts");
+        let mut browser = Self {
+            driver,
+            port,
+            session: String::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !(TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && get(port, "/status", None).json()["value"]["ready"] == true)
+        {
+            assert!(Instant::now() < deadline, "chromedriver did not get ready");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        // Headless, and without the sandbox, which cannot run as root.
+        let caps = serde_json::json!({"capabilities": {"alwaysMatch": {
+            "goog:chromeOptions": {
+                "binary": CHROMIUM,
+                "args": ["--headless=new", "--no-sandbox", "--disable-gpu",
+                         "--disable-dev-shm-usage", "--window-size=430,1000"]
+            }
+        }}});
+        let res = browser.post("/session", &caps);
+        browser.session = res["value"]["sessionId"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no WebDriver session: {res}"))
+            .to_string();
+        browser
+    }
+
+    fn post(&self, path: &str, body: &Value) -> Value {
+        let body = body.to_string();
+        let res = request(
+            self.port,
+            "POST",
+            path,
+            None,
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        );
+        assert_eq!(res.status, 200, "WebDriver {path}: {}", res.text());
+        res.json()
+    }
+
+    fn open(&self, url: &str) {
+        self.post(
+            &format!("/session/{}/url", self.session),
+            &serde_json::json!({ "url": url }),
+        );
+    }
+
+    /// Runs `script` in the page; its return value.
+    fn run(&self, script: &str, args: Value) -> Value {
+        self.post(
+            &format!("/session/{}/execute/sync", self.session),
+            &serde_json::json!({ "script": script, "args": args }),
+        )["value"]
+            .clone()
+    }
+
+    /// Waits (at most 60 s) until `script` returns `want`.
+    fn wait_for(&self, script: &str, want: &Value, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let got = self.run(script, serde_json::json!([]));
+            if &got == want {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{what}: still {got} (want {want}); the page says: {}",
+                self.run("return document.body.innerText", serde_json::json!([]))
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
+    /// A PNG screenshot of the viewport.
+    fn screenshot(&self) -> Vec<u8> {
+        let res = get(
+            self.port,
+            &format!("/session/{}/screenshot", self.session),
+            None,
+        );
+        assert_eq!(res.status, 200, "{}", res.text());
+        base64_decode(res.json()["value"].as_str().unwrap())
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // Ending the session quits the browser (it leaves chromedriver's process group).
+        if !self.session.is_empty() {
+            let _ = std::panic::catch_unwind(|| {
+                request(
+                    self.port,
+                    "DELETE",
+                    &format!("/session/{}", self.session),
+                    None,
+                    &[],
+                    b"",
+                )
+            });
+        }
+        // The whole group: chromedriver and the browser it started.
+        let _ = std::process::Command::new("kill")
+            .args(["-s", "KILL", "--", &format!("-{}", self.driver.id())])
+            .status();
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+fn base64_decode(text: &str) -> Vec<u8> {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in text
+        .bytes()
+        .filter(|c| *c != b'=' && !c.is_ascii_whitespace())
+    {
+        let v = ALPHABET.iter().position(|a| *a == c).expect("base64") as u32;
+        acc = (acc << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    out
+}
+
+#[test]
+fn the_page_in_a_real_browser_signs_in_shows_a_cry_and_calm_and_alarms_when_the_link_drops() {
+    let port = free_port();
+    let mut run = stream_stdin(port, &[], &[]);
+    run.wait_healthy(port);
+    run.feed(&vec![0.0; 3 * 16_000]);
+    let browser = Browser::start();
+    let page = format!("http://127.0.0.1:{port}/");
+
+    // The token is configured: the page is the login form until the browser holds the cookie.
+    browser.open(&page);
+    browser.wait_for(
+        "return document.getElementById('token') !== null",
+        &Value::Bool(true),
+        "the login form",
+    );
+    browser.run(
+        "document.getElementById('token').value = arguments[0]; document.querySelector('form').submit();",
+        serde_json::json!(["a-wrong-token-of-32-bytes-01234567"]),
+    );
+    browser.wait_for(
+        "return (document.getElementById('login-error') || {}).textContent",
+        &Value::from("Wrong token."),
+        "a wrong token refused",
+    );
+    browser.run(
+        "document.getElementById('token').value = arguments[0]; document.querySelector('form').submit();",
+        serde_json::json!([TOKEN]),
+    );
+    let state = "return (document.getElementById('banner') || {dataset: {}}).dataset.state || null";
+    browser.wait_for(state, &Value::from("calm"), "the page, calm");
+    let cookie = browser.run("return document.cookie", serde_json::json!([]));
+    assert_eq!(
+        cookie,
+        Value::from(""),
+        "the cookie is HttpOnly: the page's script cannot read it"
+    );
+
+    run.feed(&tone(8.0));
+    let cry = run.next_line("cry");
+    browser.wait_for(state, &Value::from("crying"), "the banner turns to crying");
+    browser.wait_for(
+        "return document.querySelectorAll('#events li[data-type=cry_started]').length",
+        &Value::from(1),
+        "the cry in the event list",
+    );
+    let seq = browser.run(
+        "return Number(document.querySelector('#events li[data-type=cry_started]').dataset.seq)",
+        serde_json::json!([]),
+    );
+    assert_eq!(seq, cry["seq"], "the list shows the printed event");
+    browser.wait_for(
+        "return Number(document.getElementById('chart').dataset.points) > 5",
+        &Value::Bool(true),
+        "the chart has points",
+    );
+    let shot = browser.screenshot();
+    assert_eq!(&shot[..8], b"\x89PNG\r\n\x1a\n", "a PNG screenshot");
+    if let Some(path) = std::env::var_os("EDGE_INFER_PAGE_SCREENSHOT") {
+        std::fs::write(path, &shot).unwrap();
+    }
+
+    run.feed(&vec![0.0; 12 * 16_000]);
+    browser.wait_for(state, &Value::from("calm"), "the banner back to calm");
+
+    // Suspending alerts from the page reaches the API's state.
+    browser.run(
+        "document.getElementById('suspend').click()",
+        serde_json::json!([]),
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while get(port, "/api/v1/state", Some(TOKEN)).json()["suspended_until"].is_null() {
+        assert!(
+            Instant::now() < deadline,
+            "the page's suspend did not reach the API"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // The monitor dies: the page raises the link alarm.
+    drop(run);
+    browser.wait_for(
+        "return document.getElementById('link').dataset.state",
+        &Value::from("lost"),
+        "the link alarm",
+    );
 }

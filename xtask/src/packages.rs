@@ -94,6 +94,18 @@ pub const PACKAGES: &[Package] = &[
         why: "the MQTT tests start Debian's broker on loopback",
     },
     Package {
+        name: "chromium",
+        arch: None,
+        suites: &[Tests],
+        why: "the live page's test loads it in Debian's browser, headless",
+    },
+    Package {
+        name: "chromium-driver",
+        arch: None,
+        suites: &[Tests],
+        why: "chromedriver: the page's test drives the browser over WebDriver",
+    },
+    Package {
         name: "qemu-user-static",
         arch: None,
         suites: &[Tests, Aarch64],
@@ -249,6 +261,8 @@ mosquitto:amd64 config-files
 libasound2-dev:arm64 installed
 qemu-user-static:amd64 installed
 python3-venv:amd64 installed
+chromium:amd64 installed
+chromium-driver:amd64 installed
 ";
 
     #[test]
@@ -300,9 +314,15 @@ python3-venv:amd64 installed
     }
 
     #[test]
-    fn the_tests_need_the_broker_qemu_and_alsa() {
+    fn the_tests_need_the_broker_the_browser_qemu_and_alsa() {
         let names: Vec<&str> = needed(&[Tests]).iter().map(|p| p.name).collect();
-        for n in ["mosquitto", "qemu-user-static", "libasound2-dev"] {
+        for n in [
+            "mosquitto",
+            "chromium",
+            "chromium-driver",
+            "qemu-user-static",
+            "libasound2-dev",
+        ] {
             assert!(names.contains(&n), "{n}");
         }
     }

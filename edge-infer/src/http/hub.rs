@@ -26,7 +26,7 @@ pub const CLIENT_LAG: usize = 256;
 /// One message of `/api/v1/live`: its SSE event name and JSON data.
 #[derive(Debug, Clone)]
 pub struct Message {
-    /// `window` or `event`.
+    /// `window`, `event` or `suspend`.
     pub kind: &'static str,
     /// The JSON payload.
     pub data: Arc<str>,
@@ -65,6 +65,7 @@ struct Live {
     windows: u64,
     dropped_samples: u64,
     backlog: VecDeque<(f64, Message)>,
+    suspended_until: Option<f64>,
 }
 
 /// The shared live state of a `stream` or `listen` run.
@@ -194,6 +195,25 @@ impl LiveHub {
         });
     }
 
+    /// Suspends the pushes for `minutes` (0 resumes them): the state says until when, and
+    /// live clients get a `suspend` message. Returns the end, or `None` when resumed.
+    pub fn suspend(&self, minutes: u32) -> Option<f64> {
+        let until = (minutes > 0).then(|| round(unix_now() + f64::from(minutes) * 60.0, 3));
+        self.live.lock().expect("live state").suspended_until = until;
+        if minutes > 0 {
+            log::info!("alerts suspended for {minutes} min");
+        } else {
+            log::info!("alerts resumed");
+        }
+        let _ = self.tx.send(Message {
+            kind: "suspend",
+            data: json!({"until": until, "minutes": minutes})
+                .to_string()
+                .into(),
+        });
+        until
+    }
+
     /// The recent windows and a receiver for what follows, taken together so that nothing is
     /// missed or repeated in between.
     pub fn subscribe(&self) -> (Vec<Message>, broadcast::Receiver<Message>) {
@@ -225,6 +245,7 @@ impl LiveHub {
             "uptime_s": round(self.started.elapsed().as_secs_f64(), 1),
             "windows": live.windows,
             "dropped_samples": live.dropped_samples,
+            "suspended_until": live.suspended_until.filter(|u| *u > unix_now()),
         })
     }
 

@@ -6,11 +6,13 @@
 //! - [`hub`]: the detector's events, handed over by the inference loop through the same sink
 //!   as MQTT, become the live state and messages.
 //! - [`metrics`]: Prometheus text.
+//! - [`page`]: the live page (`GET /`) and its login form, embedded in the binary.
 //! - [`server`]: axum on a runtime of its own thread.
 
 pub mod config;
 pub mod hub;
 pub mod metrics;
+pub mod page;
 pub mod server;
 
 pub use config::{HttpConfig, HttpConfigError, TOKEN_ENV, Token};

@@ -26,6 +26,7 @@ use tower_http::timeout::TimeoutLayer;
 use super::config::{HttpConfig, REQUEST_TIMEOUT, Token};
 use super::hub::{CLIENT_LAG, LiveHub, Message};
 use super::metrics::Metrics;
+use super::page;
 use crate::clips::ClipClassifier;
 use crate::engine::Engine;
 use crate::history::{EventQuery, History, MAX_PAGE};
@@ -62,7 +63,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, message: impl Into<String>) -> Self {
+    pub(super) fn new(status: StatusCode, message: impl Into<String>) -> Self {
         Self {
             status,
             message: message.into(),
@@ -131,19 +132,19 @@ impl Classify {
     }
 }
 
-struct Shared {
+pub(super) struct Shared {
     hub: Option<Arc<LiveHub>>,
     history: Option<Arc<History>>,
     classify: Arc<Classify>,
     metrics: Arc<Metrics>,
-    token: Option<Token>,
+    pub(super) token: Option<Token>,
     max_body: usize,
     permits: Arc<Semaphore>,
     started: Instant,
 }
 
 #[derive(Clone)]
-struct AppState(Arc<Shared>);
+pub(super) struct AppState(pub(super) Arc<Shared>);
 
 /// The running server; stopping it (or dropping it) closes it gracefully.
 pub struct HttpServer {
@@ -265,12 +266,22 @@ fn serve(
 }
 
 fn router(state: AppState, public_metrics: bool, max_body: usize) -> Router {
+    let has_live = state.0.hub.is_some();
     let mut public = Router::new().route("/healthz", get(healthz));
+    if has_live {
+        // The page checks the token itself: without it, it answers the login form.
+        public = public
+            .route("/", get(page::index))
+            .route("/login", post(page::login))
+            .route("/assets/page.js", get(page::script))
+            .route("/assets/page.css", get(page::style));
+    }
     let mut protected = Router::new()
         .route("/api/v1/state", get(live_state))
         .route("/api/v1/live", get(live))
         .route("/api/v1/events", get(events))
         .route("/api/v1/nights", get(nights))
+        .route("/api/v1/suspend", post(suspend))
         .route(
             "/api/v1/classify",
             post(classify).layer(TimeoutLayer::with_status_code(
@@ -294,8 +305,7 @@ fn router(state: AppState, public_metrics: bool, max_body: usize) -> Router {
 }
 
 /// The token from `Authorization: Bearer` or the page's cookie.
-fn presented_token(req: &Request) -> Option<&[u8]> {
-    let headers = req.headers();
+pub(super) fn presented_token(headers: &axum::http::HeaderMap) -> Option<&[u8]> {
     if let Some(auth) = headers.get(header::AUTHORIZATION) {
         let v = auth.as_bytes();
         return v
@@ -314,7 +324,7 @@ async fn require_token(State(s): State<AppState>, req: Request, next: Next) -> R
     let Some(token) = &s.0.token else {
         return next.run(req).await;
     };
-    match presented_token(&req) {
+    match presented_token(req.headers()) {
         Some(given) if token.matches(given) => next.run(req).await,
         Some(_) => ApiError::new(StatusCode::UNAUTHORIZED, "wrong token").into_response(),
         None => ApiError::new(
@@ -627,3 +637,36 @@ async fn nights(
         json!({"night_hours": hours.to_string(), "nights": nights}),
     ))
 }
+
+/// The body of `POST /api/v1/suspend`.
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SuspendBody {
+    minutes: u32,
+}
+
+/// `POST /api/v1/suspend` `{"minutes": N}` (at most 120; 0 resumes): silences the pushes
+/// (the page's notifications) for N minutes; never the state, MQTT or the history.
+async fn suspend(
+    State(s): State<AppState>,
+    body: Result<Json<SuspendBody>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Value>, ApiError> {
+    let Json(body) = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
+    if body.minutes > MAX_SUSPEND_MINUTES {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!(
+                "minutes must be from 0 (resume) to {MAX_SUSPEND_MINUTES}, not {}",
+                body.minutes
+            ),
+        ));
+    }
+    let hub = s.0.hub.clone().ok_or_else(|| {
+        ApiError::new(StatusCode::NOT_FOUND, "no live source to suspend alerts of")
+    })?;
+    let until = hub.suspend(body.minutes);
+    Ok(Json(json!({"until": until, "minutes": body.minutes})))
+}
+
+/// The longest suspension of alerts, in minutes.
+pub const MAX_SUSPEND_MINUTES: u32 = 120;
