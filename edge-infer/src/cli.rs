@@ -310,6 +310,47 @@ impl HttpArgs {
     }
 }
 
+/// Webhooks.
+#[derive(Debug, Args)]
+pub struct WebhookArgs {
+    /// POST every cry and calm as JSON (the MQTT event payload) to this http(s) URL, retried
+    /// until a 2xx; repeatable (`webhook = ["...", "..."]` in --config).
+    #[arg(long, value_name = "URL")]
+    pub webhook: Vec<String>,
+    /// File whose first line is a header sent with every webhook request (`Authorization:
+    /// Bearer ...`). Or the environment variable EDGE_INFER_WEBHOOK_HEADER; never on the
+    /// command line.
+    #[arg(long, value_name = "FILE")]
+    pub webhook_header_file: Option<PathBuf>,
+}
+
+/// Events a webhook's outbox holds.
+pub const WEBHOOK_QUEUE: usize = 1000;
+
+impl WebhookArgs {
+    fn into_config(self) -> Result<Vec<crate::alerts::WebhookSettings>, UsageError> {
+        if self.webhook.is_empty() {
+            if self.webhook_header_file.is_some() {
+                return Err(UsageError(
+                    "--webhook-header-file goes with --webhook".into(),
+                ));
+            }
+            return Ok(Vec::new());
+        }
+        let usage = |e: crate::alerts::WebhookError| UsageError(e.to_string());
+        let header = crate::alerts::webhook::read_header(
+            self.webhook_header_file.as_deref(),
+            std::env::var(crate::alerts::webhook::HEADER_ENV).ok(),
+        )
+        .map_err(usage)?;
+        self.webhook
+            .iter()
+            .map(|url| crate::alerts::webhook::settings(url, header.clone(), WEBHOOK_QUEUE))
+            .collect::<Result<_, _>>()
+            .map_err(usage)
+    }
+}
+
 /// The event history.
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
@@ -369,6 +410,8 @@ pub struct PipelineArgs {
     pub http: HttpArgs,
     #[command(flatten)]
     pub history: HistoryArgs,
+    #[command(flatten)]
+    pub webhooks: WebhookArgs,
 }
 
 impl PipelineArgs {
@@ -387,6 +430,7 @@ impl PipelineArgs {
             alerts: self.alerts.into_config()?,
             http: self.http.into_config(true)?,
             history: self.history.into_config()?,
+            webhooks: self.webhooks.into_config()?,
         })
     }
 }
@@ -622,6 +666,11 @@ pub fn with_config_file(args: Vec<OsString>) -> Result<Vec<OsString>, UsageError
         .get_arguments()
         .filter_map(|a| a.get_long().map(str::to_string))
         .collect();
+    let repeatable: Vec<String> = sub_command
+        .get_arguments()
+        .filter(|a| matches!(a.get_action(), clap::ArgAction::Append))
+        .filter_map(|a| a.get_long().map(str::to_string))
+        .collect();
     let mut from_file: Vec<OsString> = Vec::new();
     for (key, value) in &table {
         let flag = key.replace('_', "-");
@@ -641,7 +690,22 @@ pub fn with_config_file(args: Vec<OsString>) -> Result<Vec<OsString>, UsageError
             toml::Value::Float(x) => {
                 from_file.extend([format!("--{flag}"), x.to_string()].map(Into::into))
             }
-            _ => return Err(bad("must be a string, a number or true/false")),
+            // A repeatable flag: `webhook = ["https://a", "https://b"]`.
+            toml::Value::Array(_) if !repeatable.contains(&flag) => {
+                return Err(bad("takes one value, not an array"));
+            }
+            toml::Value::Array(items) => {
+                for item in items {
+                    let text = match item {
+                        toml::Value::String(s) => s.clone(),
+                        toml::Value::Integer(n) => n.to_string(),
+                        toml::Value::Float(x) => x.to_string(),
+                        _ => return Err(bad("must hold strings or numbers")),
+                    };
+                    from_file.extend([format!("--{flag}"), text].map(Into::into));
+                }
+            }
+            _ => return Err(bad("must be a string, a number, true/false or an array")),
         }
     }
     let mut out = args[..2].to_vec();
@@ -711,6 +775,48 @@ mod config_file_tests {
     }
 
     #[test]
+    fn an_array_gives_a_repeatable_flag_once_per_item() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("edge-infer.toml");
+        std::fs::write(
+            &file,
+            "webhook = [\"https://ntfy.sh/nursery\", \"http://127.0.0.1:9/hook\"]\n",
+        )
+        .unwrap();
+        let out = with_config_file(args(&[
+            "edge-infer",
+            "stream",
+            "--config",
+            file.to_str().unwrap(),
+            "--input",
+            "a.wav",
+            "--model",
+            "m.onnx",
+        ]))
+        .unwrap();
+        let Command::Stream(stream) = Cli::try_parse_from(&out).unwrap().command else {
+            panic!("stream")
+        };
+        assert_eq!(
+            stream.pipeline.webhooks.webhook,
+            ["https://ntfy.sh/nursery", "http://127.0.0.1:9/hook"]
+        );
+        std::fs::write(&file, "webhook = [{ url = \"x\" }]\n").unwrap();
+        let err = with_config_file(args(&[
+            "edge-infer",
+            "stream",
+            "--config",
+            file.to_str().unwrap(),
+        ]))
+        .unwrap_err();
+        assert!(
+            err.0.contains("`webhook` must hold strings or numbers"),
+            "{}",
+            err.0
+        );
+    }
+
+    #[test]
     fn unknown_keys_and_bad_values_name_the_file_and_key() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("c.toml");
@@ -722,6 +828,11 @@ mod config_file_tests {
         let err = run("modle = \"x\"\n").unwrap_err().0;
         assert!(err.contains("c.toml") && err.contains("`modle`"), "{err}");
         let err = run("threads = [1, 2]\n").unwrap_err().0;
+        assert!(
+            err.contains("`threads`") && err.contains("one value, not an array"),
+            "{err}"
+        );
+        let err = run("threads = { n = 1 }\n").unwrap_err().0;
         assert!(
             err.contains("`threads`") && err.contains("string, a number"),
             "{err}"

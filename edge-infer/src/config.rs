@@ -138,6 +138,8 @@ pub struct PipelineConfig {
     pub http: Option<crate::http::HttpConfig>,
     /// `--state-dir` and the history's options.
     pub history: crate::history::HistoryConfig,
+    /// `--webhook`s.
+    pub webhooks: Vec<crate::alerts::WebhookSettings>,
 }
 
 impl PipelineConfig {
@@ -259,6 +261,7 @@ mod tests {
             alerts: None,
             http: None,
             history: crate::history::HistoryConfig::default(),
+            webhooks: Vec::new(),
         }
     }
 

@@ -30,7 +30,8 @@ unexpected failure; 2 invalid arguments; 3 model missing or unusable (not ONNX, 
 input/output contract not met); 4 audio input unusable (undecodable file, stdin not in the \
 declared format); 5 audio device missing or capture failed (also `listen` and `devices` in a \
 build without the `mic` feature); 6 MQTT broker refused the credentials or its TLS certificate \
-did not verify (an unreachable broker is retried, never an exit), or --ha-remove did not finish. \
+did not verify (an unreachable broker is retried, never an exit), --ha-remove did not finish, or \
+a --webhook over https found no trusted root certificates. \
 A refused --http setting (a public address without a token, a short token) is 2; an address that \
 cannot be bound is 1, as is a --state-dir that cannot be created or written (a corrupt history \
 is set aside and replaced, not an error).";
@@ -73,6 +74,9 @@ pub enum Error {
     /// The SIGINT handler could not be installed.
     #[error("cannot install the SIGINT handler")]
     Interrupt(#[from] ctrlc::Error),
+    /// A webhook cannot start (https without trusted roots).
+    #[error("cannot start the webhook")]
+    Webhook(#[from] crate::alerts::WebhookError),
     /// The event history cannot be opened.
     #[error("cannot open the event history")]
     History(#[from] crate::history::HistoryError),
@@ -97,7 +101,7 @@ impl Error {
             Error::Detector(e) | Error::Pump(PumpError::Detector(e)) => detector_code(e),
             Error::Capture(_) => EXIT_DEVICE,
             Error::FilesFailed { .. } => EXIT_AUDIO,
-            Error::Alerts(_) | Error::HaRemove(_) => EXIT_ALERTS,
+            Error::Alerts(_) | Error::HaRemove(_) | Error::Webhook(_) => EXIT_ALERTS,
             Error::Pump(PumpError::Output(_))
             | Error::Output(_)
             | Error::Json(_)

@@ -5,7 +5,7 @@
 use std::io::StdoutLock;
 use std::sync::Arc;
 
-use crate::alerts::{self, Alerting, MqttAlerts};
+use crate::alerts::{self, Alerting, MqttAlerts, Webhook};
 use crate::clips::ClipClassifier;
 use crate::config::PipelineConfig;
 use crate::engine::{Engine, Session};
@@ -52,6 +52,7 @@ pub struct Outputs {
     history: Arc<History>,
     labels: Vec<String>,
     mqtt: Option<MqttAlerts>,
+    webhooks: Vec<Webhook>,
     http: Option<(HttpServer, Arc<LiveHub>)>,
     notifier: Notifier,
 }
@@ -72,6 +73,11 @@ impl Outputs {
             Some(a) => Some(MqttAlerts::start(a.settings_for(labels))?),
             None => None,
         };
+        let webhooks = pipeline
+            .webhooks
+            .iter()
+            .map(|w| Webhook::start(w.clone()))
+            .collect::<Result<Vec<_>, _>>()?;
         let http = match &pipeline.http {
             Some(config) => {
                 let clips = ClipClassifier::new(&pipeline.model, engine)?;
@@ -108,6 +114,7 @@ impl Outputs {
             history,
             labels: labels.clone(),
             mqtt,
+            webhooks,
             http,
             notifier,
         })
@@ -124,6 +131,7 @@ impl Outputs {
                 history: Some(&self.history),
                 mqtt: self.mqtt.as_ref(),
                 http: self.http.as_ref().map(|(_, hub)| &**hub),
+                webhooks: &self.webhooks,
             },
             notifier: &mut self.notifier,
         })
@@ -135,6 +143,7 @@ impl Outputs {
         if let Some((server, _)) = self.http {
             server.stop();
         }
+        alerts::finish_webhooks(self.webhooks);
         Ok(alerts::finish(self.mqtt)?)
     }
 }

@@ -16,12 +16,22 @@ use serde_json::Value;
 
 const TOKEN: &str = "a-test-token-of-32-bytes-0123456";
 
+/// A loopback port free now and not handed to another test of this binary (tests run in
+/// parallel, and the system may give a just-released port out again).
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut given = GIVEN.lock().unwrap();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// An HTTP response as read off the socket.
@@ -201,7 +211,8 @@ impl Running {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("edge-infer exited ({status}) before serving");
+                let stderr = self.stderr.take().unwrap().join().unwrap();
+                panic!("edge-infer exited ({status}) before serving:\n{stderr}");
             }
             if TcpStream::connect(("127.0.0.1", port)).is_ok()
                 && get(port, "/healthz", None).status == 200
@@ -1087,5 +1098,201 @@ fn the_page_in_a_real_browser_signs_in_shows_a_cry_and_calm_and_alarms_when_the_
         "return document.getElementById('link').dataset.state",
         &Value::from("lost"),
         "the link alarm",
+    );
+}
+
+/// One request a webhook receiver got.
+#[derive(Debug, Clone)]
+struct Hook {
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Value,
+}
+
+/// A webhook receiver on loopback: it answers `status(n)` to its n-th request (from 0) and
+/// keeps every request, and those it answered 2xx apart.
+struct Receiver2 {
+    port: u16,
+    got: std::sync::Arc<std::sync::Mutex<(Vec<Hook>, Vec<Hook>)>>,
+}
+
+impl Receiver2 {
+    fn start(status: impl Fn(usize) -> u16 + Send + 'static) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let got = std::sync::Arc::new(std::sync::Mutex::new((Vec::new(), Vec::new())));
+        let keep = got.clone();
+        std::thread::spawn(move || {
+            for (n, stream) in listener.incoming().enumerate() {
+                let Ok(stream) = stream else { return };
+                let mut r = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if r.read_line(&mut line).is_err() {
+                    continue;
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or("").to_string();
+                let mut headers = Vec::new();
+                loop {
+                    let mut h = String::new();
+                    r.read_line(&mut h).unwrap();
+                    let h = h.trim_end();
+                    if h.is_empty() {
+                        break;
+                    }
+                    let (k, v) = h.split_once(':').unwrap();
+                    headers.push((k.trim().to_ascii_lowercase(), v.trim().to_string()));
+                }
+                let length: usize = headers
+                    .iter()
+                    .find(|(k, _)| k == "content-length")
+                    .map_or(0, |(_, v)| v.parse().unwrap());
+                let mut body = vec![0; length];
+                r.read_exact(&mut body).unwrap();
+                let hook = Hook {
+                    path,
+                    headers,
+                    body: serde_json::from_slice(&body).unwrap_or(Value::Null),
+                };
+                let code = status(n);
+                {
+                    let mut got = keep.lock().unwrap();
+                    got.0.push(hook.clone());
+                    if (200..300).contains(&code) {
+                        got.1.push(hook);
+                    }
+                }
+                let mut s = stream;
+                let _ = write!(
+                    s,
+                    "HTTP/1.1 {code} X\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                );
+            }
+        });
+        Self { port, got }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The `seq`s of the events it accepted, in arrival order.
+    fn accepted(&self) -> Vec<u64> {
+        let got = self.got.lock().unwrap();
+        got.1
+            .iter()
+            .map(|h| h.body["seq"].as_u64().unwrap())
+            .collect()
+    }
+
+    /// Waits (at most 60 s) until it accepted `n` events.
+    fn wait_accepted(&self, n: usize) -> Vec<u64> {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let accepted = self.accepted();
+            if accepted.len() >= n {
+                return accepted;
+            }
+            assert!(Instant::now() < deadline, "accepted only {accepted:?}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
+fn webhooks_get_every_event_once_in_order_through_refusals_skip_a_4xx_and_respect_suspend() {
+    // The first three requests are refused with 503 (a receiver restarting): retried.
+    let flaky = Receiver2::start(|n| if n < 3 { 503 } else { 200 });
+    // A URL that does not exist: 404 is permanent, skipped, and holds nothing back.
+    let gone = Receiver2::start(|_| 404);
+    let secret = "Authorization: Bearer hook-secret-0123456789";
+    let port = free_port();
+    let (hook, missing) = (flaky.url("/hook"), gone.url("/gone"));
+    let mut run = stream_stdin(
+        port,
+        &["--webhook", &hook, "--webhook", &missing],
+        &[("EDGE_INFER_WEBHOOK_HEADER", secret)],
+    );
+    run.wait_healthy(port);
+    let mut printed = Vec::new();
+    let cycle = |run: &mut Running, printed: &mut Vec<u64>| {
+        run.feed(&vec![0.0; 16_000]);
+        run.feed(&tone(6.0));
+        printed.push(run.next_line("cry")["seq"].as_u64().unwrap());
+        run.feed(&vec![0.0; 10 * 16_000]);
+        printed.push(run.next_line("calm")["seq"].as_u64().unwrap());
+    };
+    cycle(&mut run, &mut printed);
+    cycle(&mut run, &mut printed);
+    assert_eq!(
+        flaky.wait_accepted(4),
+        printed,
+        "every event once, in order"
+    );
+
+    // Suspended: stdout goes on, the webhook hears nothing; resumed, it hears again.
+    let json = [("Content-Type", "application/json")];
+    let suspend = |minutes: &str| {
+        let body = format!(r#"{{"minutes": {minutes}}}"#);
+        let res = request(
+            port,
+            "POST",
+            "/api/v1/suspend",
+            Some(TOKEN),
+            &json,
+            body.as_bytes(),
+        );
+        assert_eq!(res.status, 200, "{}", res.text());
+    };
+    suspend("10");
+    cycle(&mut run, &mut printed);
+    suspend("0");
+    cycle(&mut run, &mut printed);
+    let accepted = flaky.wait_accepted(6);
+    assert_eq!(
+        accepted,
+        [&printed[..4], &printed[6..]].concat(),
+        "nothing while suspended"
+    );
+
+    let (status, stderr) = run.terminate();
+    assert!(status.success(), "{stderr}");
+    let got = flaky.got.lock().unwrap();
+    assert_eq!(got.0.len(), 3 + 6, "three refusals retried, six deliveries");
+    for h in &got.0 {
+        assert_eq!(h.path, "/hook");
+        assert!(
+            h.headers.contains(&(
+                "authorization".into(),
+                "Bearer hook-secret-0123456789".into()
+            )),
+            "{h:?}"
+        );
+        assert!(
+            h.body["event_type"].is_string() && h.body["unix_time"].is_number(),
+            "{h:?}"
+        );
+    }
+    assert_eq!(
+        gone.got.lock().unwrap().0.len(),
+        6,
+        "each event tried once at the 404"
+    );
+    assert!(
+        stderr.contains("refused with HTTP 404: skipped"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("webhook {missing}: 0 events delivered, 6 refused")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "webhook {hook}: 6 events delivered, 0 refused, 0 undelivered"
+        )),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("hook-secret"),
+        "the header was logged:\n{stderr}"
     );
 }

@@ -41,7 +41,7 @@ fn the_shipped_config_file_is_a_valid_listen_configuration() {
 }
 
 #[test]
-fn the_shipped_config_file_s_http_and_history_examples_are_options_of_listen() {
+fn the_shipped_config_file_s_http_history_and_webhook_examples_are_options_of_listen() {
     let shipped =
         std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/edge-infer.toml"))
             .unwrap();
@@ -49,7 +49,7 @@ fn the_shipped_config_file_s_http_and_history_examples_are_options_of_listen() {
         .lines()
         .map(|l| match l.strip_prefix("# ") {
             Some(rest)
-                if ["http", "history_days", "night ="]
+                if ["http", "history_days", "night =", "webhook"]
                     .iter()
                     .any(|k| rest.starts_with(k)) =>
             {
@@ -73,6 +73,14 @@ fn the_shipped_config_file_s_http_and_history_examples_are_options_of_listen() {
     let Command::Listen(listen) = Cli::try_parse_from(&args).unwrap().command else {
         panic!("listen");
     };
+    assert_eq!(
+        listen.pipeline.webhooks.webhook,
+        ["https://ntfy.sh/my-nursery-topic"]
+    );
+    assert_eq!(
+        listen.pipeline.webhooks.webhook_header_file.as_deref(),
+        Some(Path::new("/etc/edge-infer/webhook-header"))
+    );
     let history = &listen.pipeline.history;
     assert_eq!(
         (history.history_days, history.night.as_str()),

@@ -5,6 +5,7 @@
 pub mod mqtt;
 pub mod target;
 pub mod topics;
+pub mod webhook;
 
 use std::io;
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use mqtt::{DeliveryStats, MqttAlerts, MqttError, MqttSettings};
 pub use target::{MqttTarget, PASSWORD_ENV, Secret, TargetError};
 pub use topics::{AlertEvent, AlertKind, Discovery, Topics};
+pub use webhook::{Webhook, WebhookError, WebhookSettings, WebhookStats};
 
 use crate::output::EventSink;
 use crate::stream::decision::Event;
@@ -83,6 +85,8 @@ pub struct Alerting<'a, S> {
     pub mqtt: Option<&'a MqttAlerts>,
     /// The HTTP API's live state.
     pub http: Option<&'a crate::http::LiveHub>,
+    /// `--webhook`s.
+    pub webhooks: &'a [Webhook],
 }
 
 impl<S: EventSink> EventSink for Alerting<'_, S> {
@@ -110,6 +114,12 @@ impl<S: EventSink> EventSink for Alerting<'_, S> {
                 }
                 if let Some(mqtt) = self.mqtt {
                     mqtt.alert(&alert);
+                }
+                // Suspending alerts silences the pushes, never MQTT or the history.
+                if !self.http.is_some_and(crate::http::LiveHub::suspended) {
+                    for webhook in self.webhooks {
+                        webhook.alert(&alert);
+                    }
                 }
             }
         }
@@ -172,4 +182,21 @@ pub fn finish(alerts: Option<MqttAlerts>) -> Result<(), MqttError> {
         log::info!("{line}");
     }
     Ok(())
+}
+
+/// Stops the webhooks, flushing each for up to [`FLUSH`], and logs what each delivered.
+pub fn finish_webhooks(webhooks: Vec<Webhook>) {
+    for webhook in webhooks {
+        let url = webhook.url().to_string();
+        let s = webhook.shutdown(FLUSH);
+        let line = format!(
+            "webhook {url}: {} events delivered, {} refused, {} undelivered in the queue, {} beyond the queue bound",
+            s.delivered, s.refused, s.queued, s.overflowed
+        );
+        if s.queued + s.overflowed + s.refused > 0 {
+            log::warn!("{line}");
+        } else {
+            log::info!("{line}");
+        }
+    }
 }

@@ -367,7 +367,9 @@ pub fn publish_once(
     })
 }
 
-fn tls_config(ca_file: Option<&std::path::Path>) -> Result<rustls::ClientConfig, MqttError> {
+pub(super) fn tls_config(
+    ca_file: Option<&std::path::Path>,
+) -> Result<rustls::ClientConfig, MqttError> {
     use rustls::pki_types::CertificateDer;
     use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();

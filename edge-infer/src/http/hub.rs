@@ -214,6 +214,15 @@ impl LiveHub {
         until
     }
 
+    /// Whether the pushes are suspended now.
+    pub fn suspended(&self) -> bool {
+        self.live
+            .lock()
+            .expect("live state")
+            .suspended_until
+            .is_some_and(|u| u > unix_now())
+    }
+
     /// The recent windows and a receiver for what follows, taken together so that nothing is
     /// missed or repeated in between.
     pub fn subscribe(&self) -> (Vec<Message>, broadcast::Receiver<Message>) {
