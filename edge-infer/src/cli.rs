@@ -276,14 +276,26 @@ pub struct HttpArgs {
     /// Serve /metrics without the token.
     #[arg(long)]
     pub http_public_metrics: bool,
+    /// Serve https with this PEM certificate chain (with --http-tls-key): phones allow the
+    /// page's notifications only over https off localhost.
+    #[arg(long, value_name = "FILE")]
+    pub http_tls_cert: Option<PathBuf>,
+    /// The certificate's PEM private key.
+    #[arg(long, value_name = "FILE")]
+    pub http_tls_key: Option<PathBuf>,
 }
 
 impl HttpArgs {
     fn into_config(self, live_source: bool) -> Result<Option<crate::http::HttpConfig>, UsageError> {
         let Some(addr) = self.http else {
-            if self.http_token_file.is_some() || self.http_public_metrics {
+            if self.http_token_file.is_some()
+                || self.http_public_metrics
+                || self.http_tls_cert.is_some()
+                || self.http_tls_key.is_some()
+            {
                 return Err(UsageError(
-                    "--http-token-file and --http-public-metrics go with --http".into(),
+                    "--http-token-file, --http-public-metrics and --http-tls-* go with --http"
+                        .into(),
                 ));
             }
             return Ok(None);
@@ -298,15 +310,22 @@ impl HttpArgs {
         let concurrent = self
             .http_max_concurrent
             .unwrap_or_else(|| crate::http::config::default_concurrency(cores, live_source));
-        crate::http::config::http_config(
+        let mut config = crate::http::config::http_config(
             addr,
             token,
             self.http_max_body,
             concurrent,
             self.http_public_metrics,
         )
-        .map(Some)
-        .map_err(http)
+        .map_err(http)?;
+        config.tls = match (&self.http_tls_cert, &self.http_tls_key) {
+            (Some(cert), Some(key)) => {
+                Some(crate::http::config::load_tls(cert, key).map_err(http)?)
+            }
+            (None, None) => None,
+            _ => return Err(http(crate::http::HttpConfigError::TlsPair)),
+        };
+        Ok(Some(config))
     }
 }
 

@@ -1296,3 +1296,153 @@ fn webhooks_get_every_event_once_in_order_through_refusals_skip_a_4xx_and_respec
         "the header was logged:\n{stderr}"
     );
 }
+
+/// One request over TLS, trusting `ca_pem`; the whole response as text, or the TLS error.
+fn https(port: u16, ca_pem: &str, head: &str) -> Result<String, String> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    #[allow(deprecated)]
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+    let conn = rustls::ClientConnection::new(std::sync::Arc::new(config), name).unwrap();
+    let tcp = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    tcp.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let mut tls = rustls::StreamOwned::new(conn, tcp);
+    tls.write_all(head.as_bytes()).map_err(|e| e.to_string())?;
+    let mut text = String::new();
+    match tls.read_to_string(&mut text) {
+        Ok(_) => Ok(text),
+        // A server that closes without close_notify after a complete response.
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof && !text.is_empty() => Ok(text),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+#[test]
+fn https_serves_the_api_and_the_page_with_a_secure_cookie_and_refuses_plain_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ca, cert, key) = common::certificates("127.0.0.1");
+    let (cert_file, key_file) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_file, cert).unwrap();
+    std::fs::write(&key_file, &key).unwrap();
+    let port = free_port();
+    let (c, k) = (cert_file.to_str().unwrap(), key_file.to_str().unwrap());
+    let run = stream_stdin(port, &["--http-tls-cert", c, "--http-tls-key", k], &[]);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let health = loop {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok()
+            && let Ok(text) = https(
+                port,
+                &ca,
+                "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n",
+            )
+        {
+            break text;
+        }
+        assert!(Instant::now() < deadline, "no https on {port}");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(health.starts_with("HTTP/1.1 200"), "{health}");
+    let state = https(
+        port,
+        &ca,
+        &format!(
+            "GET /api/v1/state HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\nConnection: close\r\n\r\n"
+        ),
+    )
+    .unwrap();
+    assert!(
+        state.starts_with("HTTP/1.1 200") && state.contains("\"mode\":\"stream\""),
+        "{state}"
+    );
+    let form = format!("token={TOKEN}");
+    let login = https(
+        port,
+        &ca,
+        &format!(
+            "POST /login HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{form}",
+            form.len()
+        ),
+    )
+    .unwrap();
+    assert!(login.starts_with("HTTP/1.1 303"), "{login}");
+    let cookie = login
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .unwrap_or_else(|| panic!("no cookie: {login}"));
+    for part in ["HttpOnly", "SameSite=Strict", "Secure"] {
+        assert!(cookie.contains(part), "{cookie}");
+    }
+
+    // A client that does not trust the certificate, and one that speaks plain HTTP.
+    let (other_ca, _, _) = common::certificates("127.0.0.1");
+    let refused = https(
+        port,
+        &other_ca,
+        "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
+    );
+    assert!(refused.is_err(), "{refused:?}");
+    let mut plain = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    plain
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .unwrap();
+    plain
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = Vec::new();
+    let _ = plain.read_to_end(&mut answer);
+    assert!(!answer.starts_with(b"HTTP/1.1 200"), "plain text answered");
+    // The server is still there for the next client.
+    assert!(
+        https(
+            port,
+            &ca,
+            "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap()
+        .starts_with("HTTP/1.1 200")
+    );
+    let (status, stderr) = run.terminate();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("HTTP API on https://127.0.0.1:{port}/")),
+        "{stderr}"
+    );
+
+    // A key that is not a key: refused at start, naming the file.
+    std::fs::write(&key_file, "not a key").unwrap();
+    let model = tiny_model("fp32");
+    let port = free_port().to_string();
+    let out = edge(&[
+        "serve",
+        "--model",
+        model.to_str().unwrap(),
+        "--http",
+        &format!("127.0.0.1:{port}"),
+        "--http-tls-cert",
+        c,
+        "--http-tls-key",
+        k,
+    ]);
+    let err = failed_with(out, 2);
+    assert!(err.contains("key.pem"), "{err}");
+    let out = edge(&[
+        "serve",
+        "--model",
+        model.to_str().unwrap(),
+        "--http",
+        &format!("127.0.0.1:{port}"),
+        "--http-tls-cert",
+        c,
+    ]);
+    assert!(failed_with(out, 2).contains("go together"));
+}

@@ -688,22 +688,6 @@ fn a_wrong_password_or_an_untrusted_certificate_stops_with_exit_code_6() {
     }
 }
 
-/// A fresh CA and a server certificate for `host` signed by it, as PEM: (ca, cert, key).
-fn certificates(host: &str) -> (String, String, String) {
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "cry-classifier test CA");
-    let ca_cert = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
-    let key = rcgen::KeyPair::generate().unwrap();
-    let params = rcgen::CertificateParams::new(vec![host.to_string()]).unwrap();
-    let cert = params.signed_by(&key, &issuer).unwrap();
-    (ca_cert.pem(), cert.pem(), key.serialize_pem())
-}
-
 /// A loopback proxy to `port` that waits `delay` before it connects each client through, as a
 /// slow network or TLS handshake would.
 fn slow_proxy(port: u16, delay: Duration) -> u16 {

@@ -5,6 +5,8 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use subtle::ConstantTimeEq;
 
 /// The environment variable a token may come from (the unit's `EnvironmentFile=`).
@@ -51,6 +53,8 @@ pub struct HttpConfig {
     pub max_concurrent: usize,
     /// `/metrics` without the token.
     pub public_metrics: bool,
+    /// `--http-tls-cert`/`--http-tls-key`: https, with this certificate.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// Why the HTTP settings are refused.
@@ -73,6 +77,17 @@ pub enum HttpConfigError {
         /// What is wrong.
         reason: String,
     },
+    /// The certificate or key cannot be used.
+    #[error("{path}: {reason}")]
+    Tls {
+        /// The file (or the pair, for a key that does not match).
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// One of the pair without the other.
+    #[error("--http-tls-cert and --http-tls-key go together")]
+    TlsPair,
     /// A limit of zero.
     #[error("{0} must be at least 1")]
     Zero(&'static str),
@@ -104,6 +119,34 @@ pub fn read_token(
         Some(t) if t.len() < MIN_TOKEN_BYTES => Err(HttpConfigError::ShortToken(t.len())),
         t => Ok(t.map(Token)),
     }
+}
+
+/// The TLS settings from a PEM certificate chain and its private key (rustls with ring).
+pub fn load_tls(cert: &Path, key: &Path) -> Result<Arc<rustls::ServerConfig>, HttpConfigError> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |path: &Path, reason: String| HttpConfigError::Tls {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let chain = CertificateDer::pem_file_iter(cert)
+        .map_err(|e| bad(cert, e.to_string()))?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(cert, e.to_string()))?;
+    if chain.is_empty() {
+        return Err(bad(cert, "no PEM certificate in it".into()));
+    }
+    let private = PrivateKeyDer::from_pem_file(key).map_err(|e| bad(key, e.to_string()))?;
+    // ring, as for MQTT: a smaller C build, also for the Pi.
+    #[allow(deprecated)]
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| bad(cert, e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(chain, private)
+        .map_err(|e| bad(key, format!("does not go with the certificate: {e}")))?;
+    Ok(Arc::new(config))
 }
 
 /// The default number of classify requests at once: the cores, less one while a live source
@@ -139,6 +182,7 @@ pub fn http_config(
         max_body,
         max_concurrent,
         public_metrics,
+        tls: None,
     })
 }
 

@@ -72,8 +72,9 @@ pub(super) async fn login(
             "This token has characters a cookie cannot hold (spaces, quotes, commas, semicolons or backslashes): choose another for the page.",
         );
     }
+    let secure = if s.0.tls { "; Secure" } else { "" };
     let cookie = format!(
-        "{TOKEN_COOKIE}={given}; HttpOnly; SameSite=Strict; Path=/; Max-Age={COOKIE_MAX_AGE}"
+        "{TOKEN_COOKIE}={given}; HttpOnly; SameSite=Strict; Path=/; Max-Age={COOKIE_MAX_AGE}{secure}"
     );
     match HeaderValue::from_str(&cookie) {
         Ok(cookie) => (

@@ -138,6 +138,8 @@ pub(super) struct Shared {
     classify: Arc<Classify>,
     metrics: Arc<Metrics>,
     pub(super) token: Option<Token>,
+    /// Served over https (the login cookie is then `Secure`).
+    pub(super) tls: bool,
     max_body: usize,
     permits: Arc<Semaphore>,
     started: Instant,
@@ -183,18 +185,21 @@ impl HttpServer {
             classify,
             metrics,
             token: config.token.clone(),
+            tls: config.tls.is_some(),
             max_body: config.max_body,
             permits: Arc::new(Semaphore::new(config.max_concurrent)),
             started: Instant::now(),
         });
         let app = router(AppState(shared), config.public_metrics, config.max_body);
         let (stop, stopped) = watch::channel(false);
+        let tls = config.tls.clone().map(tokio_rustls::TlsAcceptor::from);
+        let scheme = if tls.is_some() { "https" } else { "http" };
         let thread = std::thread::Builder::new()
             .name("http".into())
-            .spawn(move || serve(runtime, listener, app, stopped))
+            .spawn(move || serve(runtime, listener, tls, app, stopped))
             .map_err(ServerError::Start)?;
         log::info!(
-            "HTTP API on http://{addr}/ ({})",
+            "HTTP API on {scheme}://{addr}/ ({})",
             if config.token.is_some() {
                 "token required"
             } else {
@@ -235,12 +240,10 @@ impl Drop for HttpServer {
 fn serve(
     runtime: tokio::runtime::Runtime,
     listener: std::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     app: Router,
     stopped: watch::Receiver<bool>,
 ) {
-    let stopping = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|s| *s).await;
-    };
     runtime.block_on(async {
         let listener = match tokio::net::TcpListener::from_std(listener) {
             Ok(l) => l,
@@ -249,20 +252,97 @@ fn serve(
                 return;
             }
         };
-        let server = axum::serve(listener, app)
-            .with_graceful_shutdown(stopping(stopped.clone()))
-            .into_future();
-        // Live clients never finish by themselves: after the grace period they are closed.
-        let deadline = async {
-            stopping(stopped).await;
-            tokio::time::sleep(GRACE).await;
-        };
-        tokio::select! {
-            r = server => if let Err(e) = r { log::error!("HTTP server: {e}") },
-            () = deadline => log::info!("HTTP server: closed the connections still open"),
+        match tls {
+            Some(acceptor) => {
+                run_until_stopped(TlsListener::new(listener, acceptor), app, stopped).await
+            }
+            None => run_until_stopped(listener, app, stopped).await,
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(500));
+}
+
+async fn run_until_stopped<L>(listener: L, app: Router, stopped: watch::Receiver<bool>)
+where
+    L: axum::serve::Listener,
+    L::Addr: std::fmt::Debug,
+{
+    let stopping = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let server = axum::serve(listener, app)
+        .with_graceful_shutdown(stopping(stopped.clone()))
+        .into_future();
+    // Live clients never finish by themselves: after the grace period they are closed.
+    let deadline = async {
+        stopping(stopped).await;
+        tokio::time::sleep(GRACE).await;
+    };
+    tokio::select! {
+        r = server => if let Err(e) = r { log::error!("HTTP server: {e}") },
+        () = deadline => log::info!("HTTP server: closed the connections still open"),
+    }
+}
+
+/// How long a client may take over its TLS handshake.
+const HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// Connections after their TLS handshake. Handshakes run in tasks of their own, so a slow or
+/// broken client never holds up the next one; a failed handshake is logged and forgotten.
+struct TlsListener {
+    ready: mpsc::Receiver<(
+        tokio_rustls::server::TlsStream<tokio::net::TcpStream>,
+        SocketAddr,
+    )>,
+    local: SocketAddr,
+}
+
+impl TlsListener {
+    fn new(tcp: tokio::net::TcpListener, acceptor: tokio_rustls::TlsAcceptor) -> Self {
+        let local = tcp
+            .local_addr()
+            .unwrap_or_else(|_| SocketAddr::from(([0, 0, 0, 0], 0)));
+        let (tx, ready) = mpsc::channel(64);
+        tokio::spawn(async move {
+            loop {
+                let (stream, peer) = match tcp.accept().await {
+                    Ok(accepted) => accepted,
+                    Err(e) => {
+                        log::warn!("HTTP server: accept failed: {e}");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                };
+                let (acceptor, tx) = (acceptor.clone(), tx.clone());
+                tokio::spawn(async move {
+                    match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => {
+                            let _ = tx.send((tls, peer)).await;
+                        }
+                        Ok(Err(e)) => log::info!("TLS handshake with {peer} failed: {e}"),
+                        Err(_) => log::info!("TLS handshake with {peer} timed out"),
+                    }
+                });
+            }
+        });
+        Self { ready, local }
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = tokio_rustls::server::TlsStream<tokio::net::TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(accepted) => accepted,
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        Ok(self.local)
+    }
 }
 
 fn router(state: AppState, public_metrics: bool, max_body: usize) -> Router {
