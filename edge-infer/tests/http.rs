@@ -1421,28 +1421,14 @@ fn https_serves_the_api_and_the_page_with_a_secure_cookie_and_refuses_plain_text
     // A key that is not a key: refused at start, naming the file.
     std::fs::write(&key_file, "not a key").unwrap();
     let model = tiny_model("fp32");
-    let port = free_port().to_string();
-    let out = edge(&[
-        "serve",
-        "--model",
-        model.to_str().unwrap(),
-        "--http",
-        &format!("127.0.0.1:{port}"),
-        "--http-tls-cert",
-        c,
-        "--http-tls-key",
-        k,
-    ]);
-    let err = failed_with(out, 2);
+    let addr = format!("127.0.0.1:{}", free_port());
+    let serve = |tls: &[&str]| {
+        let mut args = vec!["serve", "--model", model.to_str().unwrap(), "--http", &addr];
+        args.extend(tls);
+        edge(&args)
+    };
+    let err = failed_with(serve(&["--http-tls-cert", c, "--http-tls-key", k]), 2);
     assert!(err.contains("key.pem"), "{err}");
-    let out = edge(&[
-        "serve",
-        "--model",
-        model.to_str().unwrap(),
-        "--http",
-        &format!("127.0.0.1:{port}"),
-        "--http-tls-cert",
-        c,
-    ]);
+    let out = serve(&["--http-tls-cert", c]);
     assert!(failed_with(out, 2).contains("go together"));
 }

@@ -639,6 +639,32 @@ fn bad_query(e: &QueryRejection) -> ApiError {
     ApiError::new(StatusCode::BAD_REQUEST, e.body_text())
 }
 
+/// `n` when it is from 1 to `max`, else 400 naming `what`.
+fn in_range(what: &str, n: usize, max: usize) -> Result<usize, ApiError> {
+    if (1..=max).contains(&n) {
+        Ok(n)
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            format!("{what} must be from 1 to {max}, not {n}"),
+        ))
+    }
+}
+
+/// Reads the history off the runtime's threads (SQLite blocks).
+async fn read_history<T: Send + 'static>(
+    s: &Shared,
+    read: impl FnOnce(&History) -> Result<T, crate::history::HistoryError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let history = history_of(s)?;
+    let internal =
+        |e: &dyn std::fmt::Display| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string());
+    tokio::task::spawn_blocking(move || read(&history))
+        .await
+        .map_err(|e| internal(&e))?
+        .map_err(|e| internal(&e))
+}
+
 /// The query of `GET /api/v1/events`.
 #[derive(Debug, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -660,24 +686,13 @@ async fn events(
     params: Result<Query<EventsParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(p) = params.map_err(|e| bad_query(&e))?;
-    let limit = p.limit.unwrap_or(DEFAULT_PAGE);
-    if limit == 0 || limit > MAX_PAGE {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("limit must be from 1 to {MAX_PAGE}, not {limit}"),
-        ));
-    }
-    let history = history_of(&s.0)?;
     let query = EventQuery {
         after: p.after,
         since: p.since,
         until: p.until,
-        limit,
+        limit: in_range("limit", p.limit.unwrap_or(DEFAULT_PAGE), MAX_PAGE)?,
     };
-    let events = tokio::task::spawn_blocking(move || history.events(&query))
-        .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let events = read_history(&s.0, move |h| h.events(&query)).await?;
     let last_seq = events.last().and_then(|e| e["seq"].as_u64());
     Ok(Json(json!({"events": events, "last_seq": last_seq})))
 }
@@ -699,20 +714,9 @@ async fn nights(
     params: Result<Query<NightsParams>, QueryRejection>,
 ) -> Result<Json<Value>, ApiError> {
     let Query(p) = params.map_err(|e| bad_query(&e))?;
-    let last = p.last.unwrap_or(7);
-    if last == 0 || last > MAX_NIGHTS {
-        return Err(ApiError::new(
-            StatusCode::BAD_REQUEST,
-            format!("last must be from 1 to {MAX_NIGHTS}, not {last}"),
-        ));
-    }
-    let history = history_of(&s.0)?;
-    let hours = history.night_hours();
-    let nights =
-        tokio::task::spawn_blocking(move || history.nights(last, crate::history::unix_now()))
-            .await
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let last = in_range("last", p.last.unwrap_or(7), MAX_NIGHTS)?;
+    let hours = history_of(&s.0)?.night_hours();
+    let nights = read_history(&s.0, move |h| h.nights(last, crate::history::unix_now())).await?;
     Ok(Json(
         json!({"night_hours": hours.to_string(), "nights": nights}),
     ))
