@@ -11,6 +11,7 @@ use crate::config::PipelineConfig;
 use crate::engine::{Engine, Session};
 use crate::error::Error;
 use crate::history::History;
+use crate::http::metrics::SinkLabels;
 use crate::http::{Classify, HttpServer, LiveHub, LiveInfo, Metrics};
 use crate::output::{EventSink, EventWriter};
 use crate::service::{Notifier, Watched};
@@ -53,6 +54,7 @@ pub struct Outputs {
     labels: Vec<String>,
     mqtt: Option<MqttAlerts>,
     webhooks: Vec<Webhook>,
+    sink_labels: Vec<SinkLabels>,
     http: Option<(HttpServer, Arc<LiveHub>)>,
     notifier: Notifier,
 }
@@ -78,6 +80,12 @@ impl Outputs {
             .iter()
             .map(|w| Webhook::start(w.clone()))
             .collect::<Result<Vec<_>, _>>()?;
+        let sink_labels = mqtt
+            .iter()
+            .map(|_| "mqtt".to_string())
+            .chain((1..=webhooks.len()).map(|i| format!("webhook{i}")))
+            .map(|sink| SinkLabels { sink })
+            .collect();
         let http = match &pipeline.http {
             Some(config) => {
                 let clips = ClipClassifier::new(&pipeline.model, engine)?;
@@ -115,6 +123,7 @@ impl Outputs {
             labels: labels.clone(),
             mqtt,
             webhooks,
+            sink_labels,
             http,
             notifier,
         })
@@ -132,6 +141,7 @@ impl Outputs {
                 mqtt: self.mqtt.as_ref(),
                 http: self.http.as_ref().map(|(_, hub)| &**hub),
                 webhooks: &self.webhooks,
+                sink_labels: &self.sink_labels,
             },
             notifier: &mut self.notifier,
         })

@@ -1253,6 +1253,25 @@ fn webhooks_get_every_event_once_in_order_through_refusals_skip_a_4xx_and_respec
         [&printed[..4], &printed[6..]].concat(),
         "nothing while suspended"
     );
+    // /metrics has each sink's counts, named by position, never by URL.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let metrics = loop {
+        run.feed(&vec![0.0; 16_000]);
+        let m = get(port, "/metrics", Some(TOKEN)).text();
+        if m.contains("edge_infer_alerts_refused{sink=\"webhook2\"} 6") {
+            break m;
+        }
+        assert!(Instant::now() < deadline, "{m}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    for line in [
+        "edge_infer_alerts_delivered{sink=\"webhook1\"} 6",
+        "edge_infer_alerts_queued{sink=\"webhook1\"} 0",
+        "edge_infer_alerts_delivered{sink=\"webhook2\"} 0",
+    ] {
+        assert!(metrics.contains(line), "{line}:\n{metrics}");
+    }
+    assert!(!metrics.contains("127.0.0.1"), "{metrics}");
 
     let (status, stderr) = run.terminate();
     assert!(status.success(), "{stderr}");

@@ -16,6 +16,7 @@ pub use target::{MqttTarget, PASSWORD_ENV, Secret, TargetError};
 pub use topics::{AlertEvent, AlertKind, Discovery, Topics};
 pub use webhook::{Webhook, WebhookError, WebhookSettings, WebhookStats};
 
+use crate::http::metrics::{SinkCounts, SinkLabels};
 use crate::output::EventSink;
 use crate::stream::decision::Event;
 
@@ -87,6 +88,41 @@ pub struct Alerting<'a, S> {
     pub http: Option<&'a crate::http::LiveHub>,
     /// `--webhook`s.
     pub webhooks: &'a [Webhook],
+    /// `/metrics`' names of the sinks: MQTT's first when there is one, then the webhooks'.
+    pub sink_labels: &'a [SinkLabels],
+}
+
+impl<S> Alerting<'_, S> {
+    /// Every alert sink's counts into `/metrics` (a lock per sink, no allocation).
+    fn report_sinks(&self, metrics: &crate::http::Metrics) {
+        let mut labels = self.sink_labels.iter();
+        if let Some(mqtt) = self.mqtt
+            && let Some(label) = labels.next()
+        {
+            let s = mqtt.stats();
+            metrics.sink(
+                label,
+                SinkCounts {
+                    delivered: s.delivered,
+                    queued: s.queued,
+                    overflowed: s.overflowed,
+                    refused: 0,
+                },
+            );
+        }
+        for (webhook, label) in self.webhooks.iter().zip(labels) {
+            let s = webhook.stats();
+            metrics.sink(
+                label,
+                SinkCounts {
+                    delivered: s.delivered,
+                    queued: s.queued,
+                    overflowed: s.overflowed,
+                    refused: s.refused,
+                },
+            );
+        }
+    }
 }
 
 impl<S: EventSink> EventSink for Alerting<'_, S> {
@@ -95,6 +131,7 @@ impl<S: EventSink> EventSink for Alerting<'_, S> {
             Event::Window(window) => {
                 if let Some(hub) = self.http {
                     hub.window(window);
+                    self.report_sinks(hub.metrics());
                 }
                 if let Some(mqtt) = self.mqtt {
                     mqtt.window(window);
@@ -198,5 +235,88 @@ pub fn finish_webhooks(webhooks: Vec<Webhook>) {
         } else {
             log::info!("{line}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::{LiveHub, LiveInfo, Metrics};
+    use crate::output::EventWriter;
+    use crate::stream::decision::{Verdict, WindowReport};
+    use std::sync::Arc;
+
+    #[test]
+    fn each_sink_s_counts_reach_the_metrics_under_its_own_name() {
+        // A broker that is not there: the cry waits in MQTT's queue.
+        let config = alerts_config(
+            "mqtt://127.0.0.1:1/t",
+            None,
+            None,
+            None,
+            10,
+            60,
+            None,
+            false,
+        )
+        .unwrap();
+        let labels = vec!["hungry".to_string()];
+        let mqtt = MqttAlerts::start(config.settings_for(&labels)).unwrap();
+        let hook =
+            webhook::settings("http://127.0.0.1:1/hook", None, 1).expect("a valid webhook URL");
+        let webhooks = vec![Webhook::start(hook).unwrap()];
+        let metrics = Arc::new(Metrics::new());
+        let hub = LiveHub::new(
+            LiveInfo {
+                mode: "stream",
+                model: "m.onnx".into(),
+                labels: labels.clone(),
+                cry_threshold: None,
+                gate_dbfs: -50.0,
+            },
+            metrics.clone(),
+        );
+        let sink_labels = ["mqtt", "webhook1"].map(|s| SinkLabels { sink: s.into() });
+        let mut alerting = Alerting {
+            lines: EventWriter::new(Vec::new(), &labels),
+            labels: &labels,
+            history: None,
+            mqtt: Some(&mqtt),
+            http: Some(&hub),
+            webhooks: &webhooks,
+            sink_labels: &sink_labels,
+        };
+        let window = Event::Window(WindowReport {
+            t: 1.0,
+            rms_dbfs: -70.0,
+            verdict: Verdict::Quiet,
+            dropped_samples: 0,
+        });
+        for seq in 0..3 {
+            alerting
+                .write(&Event::Cry {
+                    seq,
+                    t: 1.0,
+                    label: 0,
+                    confidence: 0.9,
+                    cry_prob: None,
+                })
+                .unwrap();
+        }
+        alerting.write(&window).unwrap();
+        let text = metrics.encode();
+        // MQTT holds all three (bound 10); the webhook's bound of one overflowed at least once.
+        assert!(
+            text.contains("edge_infer_alerts_queued{sink=\"mqtt\"} 3"),
+            "{text}"
+        );
+        let overflowed: i64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("edge_infer_alerts_overflowed{sink=\"webhook1\"} "))
+            .unwrap_or_else(|| panic!("{text}"))
+            .parse()
+            .unwrap();
+        assert!(overflowed >= 1, "{text}");
+        drop(webhooks);
     }
 }

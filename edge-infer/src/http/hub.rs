@@ -214,6 +214,11 @@ impl LiveHub {
         until
     }
 
+    /// The metrics it counts into.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
+    }
+
     /// Whether the pushes are suspended now.
     pub fn suspended(&self) -> bool {
         self.live

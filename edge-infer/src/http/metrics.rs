@@ -26,6 +26,27 @@ pub struct EventLabels {
     pub event_type: String,
 }
 
+/// An alert sink: `mqtt`, or `webhook1`, `webhook2`, ... in `--webhook` order (not the URL,
+/// which may carry a secret).
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct SinkLabels {
+    /// The sink's name.
+    pub sink: String,
+}
+
+/// One alert sink's counts, as `/metrics` shows them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SinkCounts {
+    /// Events the receiver accepted.
+    pub delivered: u64,
+    /// Events waiting in the sink's outbox.
+    pub queued: u64,
+    /// Events the full outbox could not take.
+    pub overflowed: u64,
+    /// Events refused for good (webhooks: a 4xx).
+    pub refused: u64,
+}
+
 /// Every metric the monitor exports.
 pub struct Metrics {
     registry: Mutex<Registry>,
@@ -45,6 +66,8 @@ pub struct Metrics {
     pub sse_dropped: Counter,
     /// Time to classify an upload, in seconds (decoding included).
     pub classify_seconds: Histogram,
+    /// Per alert sink: delivered, queued, overflowed and refused events.
+    sinks: [Family<SinkLabels, Gauge>; 4],
 }
 
 impl Metrics {
@@ -61,7 +84,25 @@ impl Metrics {
             sse_clients: Gauge::default(),
             sse_dropped: Counter::default(),
             classify_seconds: Histogram::new(exponential_buckets(0.01, 2.0, 12)),
+            sinks: Default::default(),
         };
+        for (family, (name, help)) in m.sinks.iter().zip([
+            (
+                "alerts_delivered",
+                "Alert events the sink's receiver accepted",
+            ),
+            ("alerts_queued", "Alert events waiting in the sink's outbox"),
+            (
+                "alerts_overflowed",
+                "Alert events the sink's full outbox could not take",
+            ),
+            (
+                "alerts_refused",
+                "Alert events the receiver refused for good (a webhook's 4xx)",
+            ),
+        ]) {
+            registry.register(name, help, family.clone());
+        }
         registry.register(
             "windows",
             "Windows the detector considered",
@@ -124,6 +165,21 @@ impl Metrics {
                 event_type: event_type.to_string(),
             })
             .inc();
+    }
+
+    /// Sets an alert sink's counts.
+    pub fn sink(&self, labels: &SinkLabels, counts: SinkCounts) {
+        let values = [
+            counts.delivered,
+            counts.queued,
+            counts.overflowed,
+            counts.refused,
+        ];
+        for (family, value) in self.sinks.iter().zip(values) {
+            family
+                .get_or_create(labels)
+                .set(i64::try_from(value).unwrap_or(i64::MAX));
+        }
     }
 
     /// The text exposition format.
