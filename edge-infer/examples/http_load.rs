@@ -149,7 +149,9 @@ fn main() {
     let stop = Arc::new(AtomicBool::new(false));
     let windows = Arc::new(AtomicU64::new(0));
     {
-        let (agent, base, bearer) = (agent.clone(), base.clone(), bearer.clone());
+        // No overall timeout: the stream lasts as long as the load.
+        let agent = ureq::AgentBuilder::new().build();
+        let (base, bearer) = (base.clone(), bearer.clone());
         let (stop, windows) = (stop.clone(), windows.clone());
         std::thread::spawn(move || {
             let res = agent
@@ -189,18 +191,39 @@ fn main() {
                 while Instant::now() < end {
                     let (status, took) = classify(&agent, &url, &bearer, &clip);
                     results.lock().unwrap().push((status, took));
+                    // What a polite client does: wait as Retry-After says (1 s).
                     if status == 429 {
-                        std::thread::sleep(Duration::from_millis(50));
+                        std::thread::sleep(Duration::from_secs(1));
                     }
                 }
             })
         })
         .collect();
+    // The server's RSS every 10 s of the load: flat memory or not.
+    let pid = server.id();
+    let sampler = std::thread::spawn(move || {
+        let mut series = Vec::new();
+        while Instant::now() < end {
+            std::thread::sleep(
+                Duration::from_secs(10).min(end.saturating_duration_since(Instant::now())),
+            );
+            series.push(rss_kib(pid) / 1024);
+        }
+        series
+    });
     for w in workers {
         w.join().unwrap();
     }
+    let rss_series = sampler.join().unwrap();
     let elapsed = started.elapsed().as_secs_f64();
     let rss_after = rss_kib(server.id());
+    let dropped_samples = agent
+        .get(&format!("{base}/api/v1/state"))
+        .set("Authorization", &bearer)
+        .call()
+        .ok()
+        .and_then(|r| r.into_json::<serde_json::Value>().ok())
+        .and_then(|v| v["dropped_samples"].as_u64());
     let windows_during = windows.load(Ordering::Relaxed) - windows_before;
     stop.store(true, Ordering::Relaxed);
     let _ = server.kill();
@@ -242,7 +265,10 @@ fn main() {
         100.0 * throughput / ideal
     );
     println!(
-        "live windows received during the load: {windows_during} (~{:.2}/s); RSS {} -> {} MiB",
+        "the monitor's capture ring dropped {dropped_samples:?} samples (a starved monitor drops)"
+    );
+    println!(
+        "live windows received during the load: {windows_during} (~{:.2}/s); RSS {} -> {} MiB, every 10 s: {rss_series:?}",
         windows_during as f64 / elapsed,
         rss_before / 1024,
         rss_after / 1024
@@ -256,7 +282,7 @@ fn main() {
             "p50_ms": percentile(&ok, 0.5) * 1e3, "p95_ms": percentile(&ok, 0.95) * 1e3,
             "p99_ms": percentile(&ok, 0.99) * 1e3,
             "throughput_per_s": throughput, "ideal_per_s": ideal, "permits": permits,
-            "live_windows": windows_during, "rss_before_kib": rss_before, "rss_after_kib": rss_after,
+            "live_windows": windows_during, "dropped_samples": dropped_samples, "rss_before_kib": rss_before, "rss_after_kib": rss_after, "rss_mib_every_10_s": rss_series,
         })
     );
 }

@@ -18,7 +18,7 @@ use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use futures_util::stream::{self, Stream};
+use futures_util::stream::{self, Stream, StreamExt};
 use serde_json::{Value, json};
 use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 use tower_http::timeout::TimeoutLayer;
@@ -600,12 +600,23 @@ async fn read_upload(s: &Shared, req: Request) -> Result<(String, Vec<u8>), ApiE
 
 /// `POST /api/v1/classify`: what `edge-infer classify` prints for the uploaded file.
 async fn classify(State(s): State<AppState>, req: Request) -> Result<Response, ApiError> {
-    let permit = s.0.permits.clone().try_acquire_owned().map_err(|_| {
-        ApiError::new(
+    let Ok(permit) = s.0.permits.clone().try_acquire_owned() else {
+        // Read the upload to its end (up to the body limit), keeping none of it: answering
+        // while the client still sends makes the connection reset, and the client would see
+        // a broken pipe instead of the 429 and its Retry-After.
+        let mut body = req.into_body().into_data_stream();
+        let mut read = 0;
+        while let Some(Ok(chunk)) = body.next().await {
+            read += chunk.len();
+            if read > s.0.max_body {
+                break;
+            }
+        }
+        return Err(ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "as many classifications as --http-max-concurrent are running; retry",
-        )
-    })?;
+        ));
+    };
     let (name, bytes) = read_upload(&s.0, req).await?;
     let started = Instant::now();
     let classify = s.0.classify.clone();
