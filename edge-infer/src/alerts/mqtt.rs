@@ -641,14 +641,21 @@ impl Worker {
             );
         }
         self.errors_logged += 1;
-        let until = Instant::now() + self.backoff;
+        let started = Instant::now();
+        let until = started + self.backoff;
         while Instant::now() < until {
-            if self.shared.stop.load(Ordering::SeqCst) && self.finish_due() {
+            // A stopping publisher has a short flush window: with events still queued it
+            // retries at the shortest backoff rather than sleep the window away.
+            if self.shared.stop.load(Ordering::SeqCst)
+                && (self.finish_due() || started.elapsed() >= BACKOFF_MIN)
+            {
                 break;
             }
             std::thread::sleep(POLL);
         }
-        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        if !self.shared.stop.load(Ordering::SeqCst) {
+            self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        }
         true
     }
 
