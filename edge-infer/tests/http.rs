@@ -560,6 +560,19 @@ fn tone(seconds: f32) -> Vec<f32> {
         .collect()
 }
 
+/// `POST /api/v1/suspend` with a JSON `body`, behind [`TOKEN`].
+fn post_suspend(port: u16, body: &str) -> Response {
+    let json = [("Content-Type", "application/json")];
+    request(
+        port,
+        "POST",
+        "/api/v1/suspend",
+        Some(TOKEN),
+        &json,
+        body.as_bytes(),
+    )
+}
+
 /// `stream` of raw f32 PCM on stdin with the two-head fixture at a tiny threshold (a loud tone
 /// is a cry), serving HTTP on `port` behind [`TOKEN`]; `extra` flags, `env` variables.
 fn stream_stdin(port: u16, extra: &[&str], env: &[(&str, &str)]) -> Running {
@@ -765,17 +778,7 @@ fn a_streamed_cry_shows_in_the_state_the_live_stream_and_the_metrics_and_a_stall
     assert_eq!(get(port, "/api/v1/nights?last=0", Some(TOKEN)).status, 400);
 
     // Suspend: at most 120 minutes; the state and the live stream say until when; 0 resumes.
-    let json = [("Content-Type", "application/json")];
-    let post = |body: &str| {
-        request(
-            port,
-            "POST",
-            "/api/v1/suspend",
-            Some(TOKEN),
-            &json,
-            body.as_bytes(),
-        )
-    };
+    let post = |body: &str| post_suspend(port, body);
     let too_long = post(r#"{"minutes": 121}"#);
     assert_eq!(too_long.status, 400, "{}", too_long.text());
     assert!(
@@ -1230,17 +1233,8 @@ fn webhooks_get_every_event_once_in_order_through_refusals_skip_a_4xx_and_respec
     );
 
     // Suspended: stdout goes on, the webhook hears nothing; resumed, it hears again.
-    let json = [("Content-Type", "application/json")];
     let suspend = |minutes: &str| {
-        let body = format!(r#"{{"minutes": {minutes}}}"#);
-        let res = request(
-            port,
-            "POST",
-            "/api/v1/suspend",
-            Some(TOKEN),
-            &json,
-            body.as_bytes(),
-        );
+        let res = post_suspend(port, &format!(r#"{{"minutes": {minutes}}}"#));
         assert_eq!(res.status, 200, "{}", res.text());
     };
     suspend("10");

@@ -99,28 +99,32 @@ impl<S> Alerting<'_, S> {
         if let Some(mqtt) = self.mqtt
             && let Some(label) = labels.next()
         {
-            let s = mqtt.stats();
-            metrics.sink(
-                label,
-                SinkCounts {
-                    delivered: s.delivered,
-                    queued: s.queued,
-                    overflowed: s.overflowed,
-                    refused: 0,
-                },
-            );
+            metrics.sink(label, mqtt.stats().into());
         }
         for (webhook, label) in self.webhooks.iter().zip(labels) {
-            let s = webhook.stats();
-            metrics.sink(
-                label,
-                SinkCounts {
-                    delivered: s.delivered,
-                    queued: s.queued,
-                    overflowed: s.overflowed,
-                    refused: s.refused,
-                },
-            );
+            metrics.sink(label, webhook.stats().into());
+        }
+    }
+}
+
+impl From<DeliveryStats> for SinkCounts {
+    fn from(s: DeliveryStats) -> Self {
+        Self {
+            delivered: s.delivered,
+            queued: s.queued,
+            overflowed: s.overflowed,
+            refused: 0,
+        }
+    }
+}
+
+impl From<WebhookStats> for SinkCounts {
+    fn from(s: WebhookStats) -> Self {
+        Self {
+            delivered: s.delivered,
+            queued: s.queued,
+            overflowed: s.overflowed,
+            refused: s.refused,
         }
     }
 }
