@@ -7,15 +7,16 @@ use cry_core::alerts::AlertPolicy;
 use cry_core::audio::Bandwidth;
 use cry_core::{Clip, LoadOptions};
 
-use crate::cli::UsageError;
 use crate::config::ModelConfig;
 use crate::engine::{Engine, EngineError, Session};
+use crate::error::UsageError;
 use crate::output::classify::ClassifiedFile;
 use crate::scoring::score_clip;
 
 /// A loaded model's settings for whole clips: band, cry threshold, hop and alert policy.
 #[derive(Debug, Clone)]
 pub struct ClipClassifier {
+    name: String,
     labels: Vec<String>,
     bandwidth: Option<Bandwidth>,
     cry_threshold: Option<f32>,
@@ -36,6 +37,10 @@ impl ClipClassifier {
             );
         }
         Ok(Self {
+            name: model
+                .path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
             labels: metadata.labels.clone(),
             bandwidth: model.bandwidth_for(metadata)?,
             cry_threshold,
@@ -54,6 +59,11 @@ impl ClipClassifier {
             bandwidth: self.bandwidth,
             ..LoadOptions::default()
         }
+    }
+
+    /// The model file's name.
+    pub fn model_name(&self) -> &str {
+        &self.name
     }
 
     /// The class names, in the model's output order.

@@ -8,8 +8,8 @@ use cry_core::alerts::AlertPolicy;
 use cry_core::audio::Bandwidth;
 
 use crate::bench::BenchConfig;
-use crate::cli::UsageError;
 use crate::engine::{Engine, EngineError, EngineOptions};
+use crate::error::UsageError;
 use crate::stream::DetectorConfig;
 use crate::stream::Format;
 use crate::stream::feed::Pace;
@@ -185,7 +185,12 @@ impl PipelineConfig {
 #[derive(Debug, Clone, PartialEq)]
 pub enum StreamInput {
     /// An audio file in any format `cry-core` decodes (it carries its own format).
-    File(PathBuf),
+    File {
+        /// The file.
+        path: PathBuf,
+        /// `--loop`: played again from its start each time it ends.
+        looped: bool,
+    },
     /// Raw interleaved PCM on stdin.
     Stdin {
         /// Rate and channels.

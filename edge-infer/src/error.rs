@@ -3,7 +3,6 @@
 //! compile until it has a documented code.
 
 use crate::capture::CaptureError;
-use crate::cli::UsageError;
 use crate::engine::EngineError;
 use crate::stream::{DetectorError, PumpError, SourceError};
 
@@ -35,6 +34,13 @@ a --webhook over https found no trusted root certificates. \
 A refused --http setting (a public address without a token, a short token) is 2; an address that \
 cannot be bound is 1, as is a --state-dir that cannot be created or written (a corrupt history \
 is set aside and replaced, not an error).";
+
+/// Arguments that parse but do not make sense together; the message names the flags. Here
+/// rather than in [`crate::cli`], so the validated configs ([`crate::config`]) and the command
+/// line both use it without depending on each other.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
 
 /// Why a command failed.
 #[derive(Debug, thiserror::Error)]

@@ -596,3 +596,50 @@ fn fp16_arithmetic_gives_the_fp32_answer() {
     let v: Value = serde_json::from_str(String::from_utf8(out.stdout).unwrap().trim()).unwrap();
     assert_eq!(v["precision"], "fp16");
 }
+
+#[test]
+fn loop_replays_a_file_without_end_and_refuses_stdin() {
+    let dir = tempfile::tempdir().unwrap();
+    let wav = dir.path().join("two-seconds.wav");
+    write_wav(&wav, &loud(2.0, 16_000, 7), 16_000);
+    let model = tiny_model("int8");
+    let mut child = common::spawn_edge(&[
+        "stream",
+        "--input",
+        wav.to_str().unwrap(),
+        "--model",
+        model.to_str().unwrap(),
+        "--hop",
+        "0.5",
+        "--loop",
+    ]);
+    // A two-second file, replayed: stream time goes on past many lengths of it.
+    let stdout = child.stdout.take().unwrap();
+    let mut last_t = 0.0;
+    for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+        let v: Value = serde_json::from_str(&line.unwrap()).unwrap();
+        assert_ne!(v["type"], "summary", "the looped stream ended: {v}");
+        if let Some(t) = v["t"].as_f64() {
+            last_t = t;
+            if t >= 20.0 {
+                break;
+            }
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(last_t >= 20.0, "stream time reached {last_t} s");
+
+    let err = failed_with(
+        edge(&[
+            "stream",
+            "--input",
+            "-",
+            "--model",
+            model.to_str().unwrap(),
+            "--loop",
+        ]),
+        2,
+    );
+    assert!(err.contains("--loop replays a file"), "{err}");
+}

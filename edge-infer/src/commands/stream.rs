@@ -8,7 +8,7 @@ use crate::error::Error;
 use crate::interrupt;
 use crate::pipeline::{self, Outputs};
 use crate::stream::feed::spawn_feeder;
-use crate::stream::readers::{FileSource, PcmSource};
+use crate::stream::readers::{FileSource, LoopedFile, PcmSource};
 use crate::stream::{AudioSource, Pump};
 
 const READY: &str = "streaming";
@@ -22,7 +22,11 @@ pub fn run(config: &StreamConfig) -> Result<(), Error> {
             *format,
             *encoding,
         )),
-        StreamInput::File(path) => Box::new(FileSource::open(path)?),
+        StreamInput::File {
+            path,
+            looped: false,
+        } => Box::new(FileSource::open(path)?),
+        StreamInput::File { path, looped: true } => Box::new(LoopedFile::open(path)?),
     };
     let pipeline = &config.pipeline;
     if let Some(removed) = alerts::remove_if_asked(pipeline.alerts.as_ref()) {

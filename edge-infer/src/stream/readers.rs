@@ -3,7 +3,7 @@
 
 use std::fs::File;
 use std::io::{BufReader, Read as IoRead};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use cry_core::audio::AudioStream;
 
@@ -49,6 +49,57 @@ impl AudioSource for FileSource {
                 origin: self.origin.clone(),
                 problem,
             }),
+        }
+    }
+}
+
+/// An audio file played again from its start each time it ends (`stream --loop`): a stream that
+/// never ends, for demonstrations and for running `stream` as a service.
+pub struct LoopedFile {
+    path: PathBuf,
+    file: FileSource,
+    /// Samples read since the file was last opened: an empty file ends the stream instead of
+    /// reopening forever.
+    since_open: usize,
+}
+
+impl LoopedFile {
+    /// Opens `path`, which is reopened whenever it ends.
+    pub fn open(path: &Path) -> Result<Self, SourceError> {
+        Ok(Self {
+            path: path.to_path_buf(),
+            file: FileSource::open(path)?,
+            since_open: 0,
+        })
+    }
+}
+
+impl AudioSource for LoopedFile {
+    fn format(&self) -> Format {
+        self.file.format()
+    }
+
+    fn read(&mut self, out: &mut [f32]) -> Result<Read, SourceError> {
+        match self.file.read(out)? {
+            Read::End if self.since_open > 0 => {
+                let again = FileSource::open(&self.path)?;
+                if again.format() != self.file.format() {
+                    return Err(SourceError::Decode {
+                        origin: self.path.display().to_string(),
+                        problem: cry_core::DecodeError::Malformed(
+                            "the file changed its rate or channels between loops".into(),
+                        ),
+                    });
+                }
+                self.file = again;
+                self.since_open = 0;
+                Ok(Read::Pending)
+            }
+            Read::Samples(n) => {
+                self.since_open += n;
+                Ok(Read::Samples(n))
+            }
+            other => Ok(other),
         }
     }
 }
