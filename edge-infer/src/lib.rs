@@ -31,6 +31,7 @@ pub mod bench;
 pub mod capture;
 pub mod cli;
 pub mod clips;
+pub mod clock;
 pub mod commands;
 pub mod config;
 pub mod engine;

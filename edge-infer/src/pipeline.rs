@@ -44,7 +44,7 @@ pub fn detector<'e>(
     let config = pipeline.detector_for(engine.metadata())?;
     let cry_head = config.alert.is_some();
     let mut detector = Detector::new(engine.session()?, config)?;
-    detector.number_from(history.next_seq());
+    detector.number_with(history.sequence().clone());
     Ok((detector, cry_head))
 }
 
@@ -181,5 +181,9 @@ impl Sink<'_> {
 impl EventSink for Sink<'_> {
     fn write(&mut self, event: &Event) -> std::io::Result<()> {
         self.0.write(event)
+    }
+
+    fn end_of_batch(&mut self) -> std::io::Result<()> {
+        self.0.end_of_batch()
     }
 }

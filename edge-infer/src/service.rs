@@ -110,6 +110,10 @@ impl<S: EventSink> EventSink for Watched<'_, S> {
         }
         self.inner.write(event)
     }
+
+    fn end_of_batch(&mut self) -> std::io::Result<()> {
+        self.inner.end_of_batch()
+    }
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::time::{Duration, Instant};
 
 use common::{edge, failed_with, json_lines, sample, succeeded, tiny_model};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const TOKEN: &str = "a-test-token-of-32-bytes-0123456";
 
@@ -356,6 +356,73 @@ fn serve_classifies_uploads_as_classify_does_behind_the_token_and_its_limits() {
     let state = get(port, "/api/v1/state", Some(TOKEN));
     assert_eq!(state.status, 200);
     assert_eq!(state.json()["mode"], "serve");
+    assert_eq!(state.json()["model"]["name"], "tiny-two-head-fp32.onnx");
+
+    // The OpenAPI document lists exactly the routes served, and each of them answers (none is
+    // the fallback's "no route").
+    assert_eq!(get(port, "/api/v1/openapi.json", None).status, 401);
+    let doc = get(port, "/api/v1/openapi.json", Some(TOKEN)).json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{doc}");
+    let mut listed: Vec<(String, String)> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(|method| (method.to_uppercase(), path.clone()))
+        })
+        .collect();
+    listed.sort();
+    let want = [
+        ("GET", "/api/v1/events"),
+        ("GET", "/api/v1/live"),
+        ("GET", "/api/v1/nights"),
+        ("GET", "/api/v1/openapi.json"),
+        ("GET", "/api/v1/state"),
+        ("GET", "/healthz"),
+        ("GET", "/metrics"),
+        ("POST", "/api/v1/classify"),
+        ("POST", "/api/v1/suspend"),
+    ];
+    assert_eq!(
+        listed,
+        want.map(|(m, p)| (m.to_string(), p.to_string())),
+        "serve has no page"
+    );
+    for (method, path) in &listed {
+        let answer = request(port, method, path, Some(TOKEN), &[], b"");
+        assert!(
+            !answer.text().contains("no route"),
+            "{method} {path}: {}",
+            answer.text()
+        );
+    }
+    assert!(
+        doc["paths"]["/healthz"]["get"]["security"].is_null(),
+        "/healthz is open"
+    );
+    assert_eq!(
+        doc["paths"]["/api/v1/state"]["get"]["security"],
+        json!([{"bearer": []}])
+    );
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let state_fields = doc["components"]["schemas"]["MonitorState"]["properties"]
+        .as_object()
+        .unwrap();
+    let served = state.json();
+    let mut documented: Vec<&String> = state_fields.keys().collect();
+    let mut answered: Vec<&String> = served.as_object().unwrap().keys().collect();
+    documented.sort();
+    answered.sort();
+    assert_eq!(
+        documented, answered,
+        "the state's schema is what it answers"
+    );
     assert_eq!(get(port, "/api/v1/live", Some(TOKEN)).status, 404);
     let missing = get(port, "/api/v1/nothing", Some(TOKEN));
     assert_eq!(missing.status, 404);
@@ -503,7 +570,8 @@ fn serve_classifies_uploads_as_classify_does_behind_the_token_and_its_limits() {
             1 + refused_slow
         ),
         "edge_infer_http_requests_total{route=\"/api/v1/classify\",status=\"413\"} 1".into(),
-        "edge_infer_http_requests_total{route=\"/api/v1/classify\",status=\"400\"} 2".into(),
+        // Two bad uploads, and the empty POST of the OpenAPI check.
+        "edge_infer_http_requests_total{route=\"/api/v1/classify\",status=\"400\"} 3".into(),
         "edge_infer_http_requests_total{route=\"/api/v1/state\",status=\"401\"} 2".into(),
         format!("edge_infer_classify_seconds_count {ok}"),
     ] {
@@ -710,10 +778,8 @@ fn a_streamed_cry_shows_in_the_state_the_live_stream_and_the_metrics_and_a_stall
     assert_eq!(state["since"], cry["t"]);
     assert!(state["cry_prob"].as_f64().unwrap() > 0.0);
     assert!(state["reason"].is_string());
-    assert_eq!(
-        state["thresholds"]["cry_prob"].as_f64().unwrap(),
-        0.000001f32 as f64
-    );
+    // The threshold as given (an f32, written in its shortest form).
+    assert_eq!(state["thresholds"]["cry_prob"].as_f64().unwrap(), 1e-6);
     // stdout printed the same cry at the same time.
     let printed = loop {
         let line: Value =
@@ -806,10 +872,10 @@ fn a_streamed_cry_shows_in_the_state_the_live_stream_and_the_metrics_and_a_stall
 
     // A client that connects now first gets the recent windows, in stream order.
     let late = live(port, TOKEN);
-    let first = next_live(&late, "window", None);
+    let oldest = next_live(&late, "window", None);
     let second = next_live(&late, "window", None);
-    assert!(first["t"].as_f64().unwrap() < second["t"].as_f64().unwrap());
-    assert_eq!(first["t"], quiet["t"]);
+    assert!(oldest["t"].as_f64().unwrap() < second["t"].as_f64().unwrap());
+    assert_eq!(oldest["t"], quiet["t"]);
 
     let m = get(port, "/metrics", Some(TOKEN)).text();
     assert!(
@@ -852,9 +918,125 @@ fn a_streamed_cry_shows_in_the_state_the_live_stream_and_the_metrics_and_a_stall
         std::thread::sleep(Duration::from_millis(100));
     }
 
+    // The suspension and its end are events, numbered after the calm (recorded by the loop
+    // when audio came again), on the live stream and in the history; the nights ignore them.
+    let suspended = next_live(&rx, "event", Some("alerts_suspended"));
+    assert_eq!(
+        (
+            &suspended["seq"],
+            &suspended["minutes"],
+            &suspended["until"]
+        ),
+        (&json!(first + 2), &json!(5), &json!(until))
+    );
+    let resumed = next_live(&rx, "event", Some("alerts_resumed"));
+    assert_eq!(
+        (&resumed["seq"], &resumed["expired"]),
+        (&json!(first + 3), &json!(false))
+    );
+    let later = get(
+        port,
+        &format!("/api/v1/events?after={}", first + 1),
+        Some(TOKEN),
+    )
+    .json();
+    let types: Vec<&str> = later["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["alerts_suspended", "alerts_resumed"], "{later}");
+
     let (status, stderr) = run.terminate();
     assert!(status.success(), "exit {status}: {stderr}");
     assert!(!stderr.contains(TOKEN), "the token was logged:\n{stderr}");
+}
+
+/// A Prometheus counter or gauge of `/metrics` (0 when not yet reported).
+fn metric(port: u16, name: &str) -> f64 {
+    let text = get(port, "/metrics", Some(TOKEN)).text();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn a_live_client_that_never_reads_is_dropped_and_counted_while_the_stream_goes_on() {
+    let port = free_port();
+    // A 50 ms hop: twenty quiet windows (gated, so no inference) per second of audio.
+    let mut run = stream_stdin(port, &["--hop", "0.05"], &[]);
+    run.wait_healthy(port);
+    // The model's window is 3 s: four seconds make the first windows.
+    run.feed(&vec![0.0; 4 * 16_000]);
+    let reader = live(port, TOKEN);
+    next_live(&reader, "window", None);
+    // The stuck client asks for the stream and never reads a byte of it.
+    let mut stuck = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        stuck,
+        "GET /api/v1/live HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n\r\n"
+    )
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while metric(port, "edge_infer_sse_clients") < 2.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the stuck client never connected"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+
+    // Three minutes of audio: 3,600 windows, more than the stuck client's queue and the
+    // kernel's buffers between us hold. The stream goes on, and the reader (fed ten seconds at
+    // a time, so that it never falls behind itself) gets every window.
+    let started = Instant::now();
+    let mut last_t = 0.0;
+    let mut windows = 0;
+    for tens in 1..=18 {
+        run.feed(&vec![0.0; 10 * 16_000]);
+        // Up to the last block of 4,096 samples stdin is read in.
+        while last_t < f64::from(4 + tens * 10) - 0.3 {
+            last_t = next_live(&reader, "window", None)["t"].as_f64().unwrap();
+            windows += 1;
+        }
+    }
+    assert!(windows >= 3600, "{windows} windows reached the reader");
+    let took = started.elapsed();
+    assert_eq!(
+        metric(port, "edge_infer_sse_dropped_clients_total"),
+        1.0,
+        "the stuck client was dropped and counted"
+    );
+    let state = get(port, "/api/v1/state", Some(TOKEN)).json();
+    assert_eq!(state["dropped_samples"], 0, "{state}");
+    assert!(state["windows"].as_u64().unwrap() >= 3600, "{state}");
+    // Its connection, shut by its zero window, is closed by the kernel after 20 s
+    // (TCP_USER_TIMEOUT), which ends its stream on the server.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while metric(port, "edge_infer_sse_clients") > 1.0 {
+        assert!(
+            Instant::now() < deadline,
+            "the stuck client's connection is still open"
+        );
+        std::thread::sleep(Duration::from_millis(500));
+    }
+    stuck
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut rest = Vec::new();
+    let read = stuck.read_to_end(&mut rest);
+    assert!(
+        !matches!(&read, Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::TimedOut),
+        "the connection is closed: {read:?}"
+    );
+    let (status, stderr) = run.terminate();
+    assert!(status.success(), "exit {status}: {stderr}");
+    assert!(
+        stderr.contains("dropped a live client: its queue is full"),
+        "{stderr}"
+    );
+    eprintln!("3 min of audio with a stuck client: {took:?}");
 }
 
 /// Debian's chromium and its WebDriver, as `cargo xtask test` installs them.

@@ -16,7 +16,7 @@ use edge_infer::cli::{Cli, Command, with_config_file};
 
 #[test]
 fn the_shipped_config_file_is_a_valid_listen_configuration() {
-    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/edge-infer.toml");
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/systemd/edge-infer.toml");
     let args = with_config_file(
         ["edge-infer", "listen", "--config", file.to_str().unwrap()]
             .iter()
@@ -33,7 +33,7 @@ fn the_shipped_config_file_is_a_valid_listen_configuration() {
     );
     assert!(listen.pipeline.alerts.ha_discovery);
     let unit = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/edge-infer.service"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/systemd/edge-infer.service"),
     )
     .unwrap();
     assert!(unit.contains("Type=notify") && unit.contains("WatchdogSec="));
@@ -42,9 +42,10 @@ fn the_shipped_config_file_is_a_valid_listen_configuration() {
 
 #[test]
 fn the_shipped_config_file_s_http_history_and_webhook_examples_are_options_of_listen() {
-    let shipped =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("dist/edge-infer.toml"))
-            .unwrap();
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../dist/systemd/edge-infer.toml"),
+    )
+    .unwrap();
     let enabled: String = shipped
         .lines()
         .map(|l| match l.strip_prefix("# ") {

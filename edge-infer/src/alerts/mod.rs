@@ -3,19 +3,22 @@
 //! prints them and passes them to the publisher's thread without waiting on the network.
 
 pub mod mqtt;
+pub mod suspension;
 pub mod target;
 pub mod topics;
 pub mod webhook;
 
 use std::io;
 use std::path::PathBuf;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 pub use mqtt::{DeliveryStats, MqttAlerts, MqttError, MqttSettings};
+pub use suspension::{SuspensionChange, SuspensionEvent};
 pub use target::{MqttTarget, PASSWORD_ENV, Secret, TargetError};
 pub use topics::{AlertEvent, AlertKind, Discovery, Topics};
 pub use webhook::{Webhook, WebhookError, WebhookSettings, WebhookStats};
 
+use crate::clock::unix_now;
 use crate::http::metrics::{SinkCounts, SinkLabels};
 use crate::output::EventSink;
 use crate::stream::decision::Event;
@@ -142,10 +145,7 @@ impl<S: EventSink> EventSink for Alerting<'_, S> {
                 }
             }
             Event::Cry { .. } | Event::Calm { .. } => {
-                let unix_time = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0.0, |d| d.as_secs_f64());
-                let alert = AlertEvent::from_event(event, self.labels, unix_time)
+                let alert = AlertEvent::from_event(event, self.labels, unix_now())
                     .expect("a cry or calm is an alert");
                 if let Some(history) = self.history {
                     history.append(&alert);
@@ -168,6 +168,39 @@ impl<S: EventSink> EventSink for Alerting<'_, S> {
             return Err(io::Error::other(fatal));
         }
         self.lines.write(event)
+    }
+
+    /// Records the suspensions requested over HTTP (and their ends) in the history and on the
+    /// live stream, numbered after the events already written. The log says each.
+    fn end_of_batch(&mut self) -> io::Result<()> {
+        let (Some(hub), Some(history)) = (self.http, self.history) else {
+            return Ok(());
+        };
+        while let Some((change, unix_time, t)) = hub.next_suspension_change(unix_now()) {
+            let event = SuspensionEvent {
+                seq: history.sequence().take(),
+                change,
+                t,
+                unix_time,
+            };
+            history.append(&event);
+            hub.suspension(&event);
+            match change {
+                SuspensionChange::Suspended { minutes, .. } => {
+                    log::info!("alerts suspended for {minutes} min (event {})", event.seq);
+                }
+                SuspensionChange::Resumed { expired } => log::info!(
+                    "alerts resumed{} (event {})",
+                    if expired {
+                        ": the suspension ran out"
+                    } else {
+                        ""
+                    },
+                    event.seq
+                ),
+            }
+        }
+        self.lines.end_of_batch()
     }
 }
 

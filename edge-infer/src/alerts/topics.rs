@@ -11,6 +11,7 @@
 
 use serde_json::{Value, json};
 
+use crate::output::json::round;
 use crate::stream::decision::Event;
 
 /// Payload of `status` while the monitor runs.
@@ -103,11 +104,6 @@ pub enum AlertKind {
         /// When that cry began (stream seconds).
         cry_started: f64,
     },
-}
-
-fn round(x: f64, digits: i32) -> f64 {
-    let scale = 10f64.powi(digits);
-    (x * scale).round() / scale
 }
 
 impl AlertEvent {
@@ -275,11 +271,15 @@ impl Discovery {
             "model": "edge-infer",
             "sw_version": env!("CARGO_PKG_VERSION"),
         });
-        let common = |object: &str, name: &str| {
+        // The entity id: `object_id` for Home Assistant before 2025.10 (it stops working in
+        // 2026.4), `default_entity_id` (the whole id, with its domain) from 2025.10 on; older
+        // releases ignore the new key, so every release names the entities alike.
+        let common = |component: &str, object: &str, name: &str| {
             json!({
                 "name": name,
                 "unique_id": format!("{}_{object}", self.node_id),
                 "object_id": format!("{}_{object}", self.node_id),
+                "default_entity_id": format!("{component}.{}_{object}", self.node_id),
                 "availability_topic": topics.status(),
                 "payload_available": ONLINE,
                 "payload_not_available": OFFLINE,
@@ -291,9 +291,9 @@ impl Discovery {
             .iter()
             .map(|&(component, object)| {
                 let mut config = match object {
-                    "crying" => common(object, "Crying"),
-                    "cry_reason" => common(object, "Cry reason"),
-                    _ => common(object, "Cry"),
+                    "crying" => common(component, object, "Crying"),
+                    "cry_reason" => common(component, object, "Cry reason"),
+                    _ => common(component, object, "Cry"),
                 };
                 match object {
                     "crying" => {
@@ -403,6 +403,31 @@ mod tests {
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
             );
         }
+        let ids: Vec<(Value, Value)> = configs
+            .iter()
+            .map(|(_, p)| {
+                let v: Value = serde_json::from_str(p).unwrap();
+                (v["object_id"].clone(), v["default_entity_id"].clone())
+            })
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                (
+                    json!("home_nursery_crying"),
+                    json!("binary_sensor.home_nursery_crying")
+                ),
+                (
+                    json!("home_nursery_cry_reason"),
+                    json!("sensor.home_nursery_cry_reason")
+                ),
+                (
+                    json!("home_nursery_cry_event"),
+                    json!("event.home_nursery_cry_event")
+                ),
+            ],
+            "old and new Home Assistant name the entities alike"
+        );
         let binary: Value = serde_json::from_str(&configs[0].1).unwrap();
         assert_eq!(binary["device_class"], "sound");
         assert_eq!(binary["state_topic"], "home/nursery/state");

@@ -214,30 +214,28 @@ impl Webhook {
 
     /// Waits up to `flush` for the outbox to empty, then stops; the final counts.
     pub fn shutdown(mut self, flush: Duration) -> WebhookStats {
+        self.stop(flush);
+        self.stats()
+    }
+
+    /// Tells the thread to stop after flushing for at most `flush`, and waits for it (once).
+    fn stop(&mut self, flush: Duration) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
         {
             let mut state = self.shared.lock();
             state.stop = true;
             state.flush_until = Some(Instant::now() + flush);
             self.shared.wake.notify_all();
         }
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-        self.stats()
+        let _ = thread.join();
     }
 }
 
 impl Drop for Webhook {
     fn drop(&mut self) {
-        if let Some(thread) = self.thread.take() {
-            {
-                let mut state = self.shared.lock();
-                state.stop = true;
-                state.flush_until = Some(Instant::now());
-                self.shared.wake.notify_all();
-            }
-            let _ = thread.join();
-        }
+        self.stop(Duration::ZERO);
     }
 }
 

@@ -13,14 +13,15 @@ pub mod nights;
 
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use rusqlite::{Connection, ErrorCode, OptionalExtension, params};
 use serde_json::Value;
 
 pub use nights::{NightHours, NightSummary};
 
-use crate::alerts::AlertEvent;
+use crate::alerts::{AlertEvent, SuspensionEvent};
+use crate::clock::unix_now;
+use crate::stream::Sequence;
 
 /// The database's file name in the state directory.
 pub const FILE_NAME: &str = "events.sqlite3";
@@ -131,20 +132,64 @@ pub struct EventQuery {
     pub limit: usize,
 }
 
+/// What the history keeps of an event: its number, type, time, the reason of a cry (empty for
+/// others) and its JSON payload, which `/api/v1/events` answers.
+pub trait Entry {
+    /// `seq`.
+    fn seq(&self) -> u64;
+    /// `event_type`.
+    fn event_type(&self) -> &'static str;
+    /// When, in Unix seconds.
+    fn unix_time(&self) -> f64;
+    /// The reason of the cry it starts or ends; empty if none.
+    fn reason(&self) -> &str;
+    /// The payload.
+    fn payload(&self) -> String;
+}
+
+impl Entry for AlertEvent {
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+    fn event_type(&self) -> &'static str {
+        AlertEvent::event_type(self)
+    }
+    fn unix_time(&self) -> f64 {
+        self.unix_time
+    }
+    fn reason(&self) -> &str {
+        AlertEvent::reason(self)
+    }
+    fn payload(&self) -> String {
+        AlertEvent::payload(self)
+    }
+}
+
+impl Entry for SuspensionEvent {
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+    fn event_type(&self) -> &'static str {
+        SuspensionEvent::event_type(self)
+    }
+    fn unix_time(&self) -> f64 {
+        self.unix_time
+    }
+    fn reason(&self) -> &str {
+        ""
+    }
+    fn payload(&self) -> String {
+        SuspensionEvent::payload(self)
+    }
+}
+
 /// The event history (see the module documentation).
 pub struct History {
     conn: Mutex<Connection>,
     path: PathBuf,
     retention_seconds: f64,
     night: NightHours,
-    next_seq: u64,
-}
-
-/// Seconds since the Unix epoch.
-pub fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64())
+    sequence: Sequence,
 }
 
 fn is_corruption(e: &rusqlite::Error) -> bool {
@@ -253,7 +298,7 @@ impl History {
             path,
             retention_seconds: f64::from(config.retention_days) * 86_400.0,
             night: config.night,
-            next_seq,
+            sequence: Sequence::starting_at(next_seq),
         };
         history
             .prune(unix_now())
@@ -277,9 +322,16 @@ impl History {
         &self.path
     }
 
-    /// The number the first event of this run gets: one more than the last one ever stored.
+    /// The number the next event gets: at the start of a run, one more than the last one ever
+    /// stored.
     pub fn next_seq(&self) -> u64 {
-        self.next_seq
+        self.sequence.peek()
+    }
+
+    /// The numbers of this run's events, from [`History::next_seq`] on: the detector numbers
+    /// its cries and calms from it, the alerts its records of suspensions.
+    pub fn sequence(&self) -> &Sequence {
+        &self.sequence
     }
 
     /// The night this history summarises.
@@ -289,18 +341,18 @@ impl History {
 
     /// Stores one event (and deletes those past the retention). A failure is logged, not
     /// returned: the event still goes out over MQTT and HTTP.
-    pub fn append(&self, alert: &AlertEvent) {
-        if let Err(e) = self.try_append(alert) {
+    pub fn append(&self, event: &impl Entry) {
+        if let Err(e) = self.try_append(event) {
             log::error!(
                 "cannot store event {} in {}: {e}",
-                alert.seq,
+                event.seq(),
                 self.path.display()
             );
         }
     }
 
-    fn try_append(&self, alert: &AlertEvent) -> rusqlite::Result<()> {
-        let seq = i64::try_from(alert.seq).unwrap_or(i64::MAX);
+    fn try_append(&self, alert: &impl Entry) -> rusqlite::Result<()> {
+        let seq = i64::try_from(alert.seq()).unwrap_or(i64::MAX);
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         tx.execute(
@@ -309,7 +361,7 @@ impl History {
             params![
                 seq,
                 alert.event_type(),
-                alert.unix_time,
+                alert.unix_time(),
                 alert.reason(),
                 alert.payload()
             ],
@@ -321,7 +373,7 @@ impl History {
         )?;
         tx.execute(
             "DELETE FROM events WHERE unix_time < ?1",
-            params![alert.unix_time - self.retention_seconds],
+            params![alert.unix_time() - self.retention_seconds],
         )?;
         tx.commit()
     }

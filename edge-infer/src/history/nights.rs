@@ -15,6 +15,8 @@ use std::str::FromStr;
 use rusqlite::{Connection, params};
 use serde::Serialize;
 
+use crate::output::json::round;
+
 /// The local hours a night spans, `start` to `end` (the next day when `end <= start`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct NightHours {
@@ -77,7 +79,7 @@ impl FromStr for NightHours {
 }
 
 /// One night's summary (`/api/v1/nights`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct NightSummary {
     /// The local date the night starts on (`2026-12-05`).
     pub night: String,
@@ -102,7 +104,7 @@ pub struct NightSummary {
 }
 
 /// When a cry started.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
 pub struct CryTime {
     /// Unix time.
     pub unix_time: f64,
@@ -117,11 +119,6 @@ struct Row {
     night: String,
     shifted_hour: u8,
     clock: String,
-}
-
-fn round(x: f64, digits: i32) -> f64 {
-    let k = 10f64.powi(digits);
-    (x * k).round() / k
 }
 
 /// The last `last` nights at `now`, oldest first (see the module documentation).
@@ -191,11 +188,13 @@ pub fn summarise(
                 }
                 open = Some(i);
             }
-            _ => {
+            crate::alerts::topics::CALM => {
                 if let Some(o) = open.take() {
                     episodes.push((o, (row.unix_time - rows[o].unix_time).max(0.0)));
                 }
             }
+            // Alerts suspended or resumed: no part of an episode.
+            _ => {}
         }
     }
     if let Some(o) = open {
@@ -233,7 +232,7 @@ pub fn summarise(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::alerts::{AlertEvent, AlertKind};
+    use crate::alerts::{AlertEvent, AlertKind, SuspensionChange, SuspensionEvent};
     use crate::history::{History, HistoryConfig};
 
     /// The Unix time of a local wall-clock time, by SQLite's own clock rules (so the test holds
@@ -276,6 +275,19 @@ mod tests {
             );
         }
 
+        fn suspend(&mut self, at: &str) {
+            self.history.append(&SuspensionEvent {
+                seq: self.seq,
+                change: SuspensionChange::Suspended {
+                    until: local(at) + 600.0,
+                    minutes: 10,
+                },
+                t: 0.0,
+                unix_time: local(at),
+            });
+            self.seq += 1;
+        }
+
         fn calm(&mut self, at: &str) {
             self.push(
                 at,
@@ -301,6 +313,8 @@ mod tests {
         w.cry("2026-12-05 19:00:00", "hungry");
         w.calm("2026-12-05 19:03:00");
         w.cry("2026-12-06 02:00:00", "tired");
+        // Alerts suspended mid-cry: the episode goes on to its calm.
+        w.suspend("2026-12-06 02:05:00");
         w.calm("2026-12-06 02:10:00");
         w.cry("2026-12-06 13:00:00", "hungry");
         w.calm("2026-12-06 13:30:00");

@@ -7,13 +7,16 @@
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
+use super::api::{ModelInfo, MonitorState, Thresholds};
 use super::metrics::Metrics;
-use crate::alerts::{AlertEvent, AlertKind};
+use crate::alerts::{AlertEvent, AlertKind, SuspensionChange, SuspensionEvent};
+use crate::clock::unix_now;
+use crate::output::json::round;
 use crate::stream::decision::{Verdict, WindowReport};
 
 /// Seconds of windows a new live client receives first.
@@ -66,6 +69,10 @@ struct Live {
     dropped_samples: u64,
     backlog: VecDeque<(f64, Message)>,
     suspended_until: Option<f64>,
+    /// Suspensions and resumptions requested and not yet recorded, with their Unix time.
+    pending: VecDeque<(SuspensionChange, f64)>,
+    /// Stream time of the last window.
+    last_t: f64,
 }
 
 /// The shared live state of a `stream` or `listen` run.
@@ -75,18 +82,6 @@ pub struct LiveHub {
     metrics: Arc<Metrics>,
     live: Mutex<Live>,
     tx: broadcast::Sender<Message>,
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now()
-        .duration_since(SystemTime::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
-}
-
-fn round(x: f64, digits: i32) -> f64 {
-    let k = 10f64.powi(digits);
-    (x * k).round() / k
 }
 
 impl LiveHub {
@@ -161,6 +156,7 @@ impl LiveHub {
             live.cry_prob = cry_prob;
             live.level_dbfs = Some(w.rms_dbfs);
             live.last_window = Some(data);
+            live.last_t = w.t;
             live.backlog.push_back((w.t, message.clone()));
             while live
                 .backlog
@@ -195,15 +191,25 @@ impl LiveHub {
         });
     }
 
-    /// Suspends the pushes for `minutes` (0 resumes them): the state says until when, and
-    /// live clients get a `suspend` message. Returns the end, or `None` when resumed.
+    /// Suspends the pushes for `minutes` (0 resumes them): the state says until when, live
+    /// clients get a `suspend` message, and the change waits for the inference loop to record
+    /// it ([`LiveHub::next_suspension_change`]). Returns the end, or `None` when resumed.
     pub fn suspend(&self, minutes: u32) -> Option<f64> {
-        let until = (minutes > 0).then(|| round(unix_now() + f64::from(minutes) * 60.0, 3));
-        self.live.lock().expect("live state").suspended_until = until;
-        if minutes > 0 {
-            log::info!("alerts suspended for {minutes} min");
-        } else {
-            log::info!("alerts resumed");
+        let now = unix_now();
+        let until = (minutes > 0).then(|| round(now + f64::from(minutes) * 60.0, 3));
+        {
+            let mut live = self.live.lock().expect("live state");
+            let was_suspended = live.suspended_until.is_some_and(|u| u > now);
+            live.suspended_until = until;
+            match until {
+                Some(until) => live
+                    .pending
+                    .push_back((SuspensionChange::Suspended { until, minutes }, now)),
+                None if was_suspended => live
+                    .pending
+                    .push_back((SuspensionChange::Resumed { expired: false }, now)),
+                None => {}
+            }
         }
         let _ = self.tx.send(Message {
             kind: "suspend",
@@ -212,6 +218,33 @@ impl LiveHub {
                 .into(),
         });
         until
+    }
+
+    /// The next change of the suspension to record, at `now`: one a request made, else the
+    /// end of a suspension that ran out (dated when it did), with its Unix time and the stream
+    /// time of the last window. The inference loop takes them between its batches of events,
+    /// so their numbers follow those of the events before them.
+    pub fn next_suspension_change(&self, now: f64) -> Option<(SuspensionChange, f64, f64)> {
+        let mut live = self.live.lock().expect("live state");
+        if let Some((change, at)) = live.pending.pop_front() {
+            return Some((change, at, live.last_t));
+        }
+        let until = live.suspended_until.filter(|u| *u <= now)?;
+        live.suspended_until = None;
+        Some((
+            SuspensionChange::Resumed { expired: true },
+            until,
+            live.last_t,
+        ))
+    }
+
+    /// Takes a recorded suspension or resumption: live clients get it as an `event`.
+    pub fn suspension(&self, event: &SuspensionEvent) {
+        self.metrics.event(event.event_type());
+        let _ = self.tx.send(Message {
+            kind: "event",
+            data: event.payload().into(),
+        });
     }
 
     /// The metrics it counts into.
@@ -237,30 +270,33 @@ impl LiveHub {
     }
 
     /// `GET /api/v1/state`.
-    pub fn state(&self) -> Value {
+    pub fn state(&self) -> MonitorState {
         // Read under the lock, without copying the backlog.
         let live = self.live.lock().expect("live state");
         let crying = live.crying.as_ref();
-        json!({
-            "mode": self.info.mode,
-            "crying": crying.is_some(),
-            "since": crying.map(|c| round(c.since, 3)),
-            "since_unix_time": crying.map(|c| round(c.since_unix, 3)),
-            "reason": crying.map(|c| c.reason.clone()),
-            "reason_prob": crying.map(|c| round(f64::from(c.confidence), 4)),
-            "cry_prob": live.cry_prob.map(|p| round(f64::from(p), 4)),
-            "level_dbfs": live.level_dbfs.map(|l| round(l, 1)),
-            "last_window": live.last_window.clone(),
-            "thresholds": {
-                "cry_prob": self.info.cry_threshold,
-                "gate_dbfs": self.info.gate_dbfs,
+        MonitorState {
+            mode: self.info.mode,
+            crying: Some(crying.is_some()),
+            since: crying.map(|c| round(c.since, 3)),
+            since_unix_time: crying.map(|c| round(c.since_unix, 3)),
+            reason: crying.map(|c| c.reason.clone()),
+            reason_prob: crying.map(|c| round(f64::from(c.confidence), 4)),
+            cry_prob: live.cry_prob.map(|p| round(f64::from(p), 4)),
+            level_dbfs: live.level_dbfs.map(|l| round(l, 1)),
+            last_window: live.last_window.clone(),
+            thresholds: Thresholds {
+                cry_prob: self.info.cry_threshold,
+                gate_dbfs: Some(self.info.gate_dbfs),
             },
-            "model": {"name": self.info.model, "labels": self.info.labels},
-            "uptime_s": round(self.started.elapsed().as_secs_f64(), 1),
-            "windows": live.windows,
-            "dropped_samples": live.dropped_samples,
-            "suspended_until": live.suspended_until.filter(|u| *u > unix_now()),
-        })
+            model: ModelInfo {
+                name: self.info.model.clone(),
+                labels: self.info.labels.clone(),
+            },
+            uptime_s: round(self.started.elapsed().as_secs_f64(), 1),
+            windows: live.windows,
+            dropped_samples: live.dropped_samples,
+            suspended_until: live.suspended_until.filter(|u| *u > unix_now()),
+        }
     }
 
     /// `Ok` while the loop produced a window within [`STALL`] (or, before the first window,
@@ -330,7 +366,7 @@ mod tests {
                 cry_prob: Some(0.9),
             },
         ));
-        let s = hub.state();
+        let s = serde_json::to_value(hub.state()).unwrap();
         assert_eq!(s["crying"], true);
         assert_eq!(s["reason"], "tired");
         assert_eq!(s["since"], 4.0);
@@ -344,7 +380,7 @@ mod tests {
                 cry_started: 4.0,
             },
         ));
-        assert_eq!(hub.state()["crying"], false);
+        assert_eq!(serde_json::to_value(hub.state()).unwrap()["crying"], false);
         let messages: Vec<Message> = (0..3).map(|_| rx.try_recv().unwrap()).collect();
         let kinds: Vec<&str> = messages.iter().map(|m| m.kind).collect();
         assert_eq!(kinds, ["window", "event", "event"]);
@@ -375,6 +411,48 @@ mod tests {
             "{}",
             backlog[0].data
         );
+    }
+
+    #[test]
+    fn suspensions_wait_for_the_loop_and_one_that_runs_out_ends_at_its_time() {
+        let hub = hub();
+        hub.window(&quiet(7.5));
+        assert_eq!(hub.next_suspension_change(unix_now()), None);
+        assert_eq!(hub.suspend(0), None);
+        assert_eq!(
+            hub.next_suspension_change(unix_now()),
+            None,
+            "resuming what was not suspended is no event"
+        );
+        let until = hub.suspend(10).unwrap();
+        assert!(hub.suspended());
+        let (change, at, t) = hub.next_suspension_change(unix_now()).unwrap();
+        assert_eq!(change, SuspensionChange::Suspended { until, minutes: 10 });
+        assert!((until - at - 600.0).abs() < 1.0);
+        assert_eq!(t, 7.5, "the last window's stream time");
+        assert_eq!(hub.next_suspension_change(unix_now()), None);
+        // Ten minutes on, it has run out: an end dated when it did, once.
+        let later = until + 1.0;
+        assert_eq!(
+            hub.next_suspension_change(later),
+            Some((SuspensionChange::Resumed { expired: true }, until, 7.5))
+        );
+        assert_eq!(hub.next_suspension_change(later), None);
+        // A request that ends one early.
+        hub.suspend(5);
+        hub.suspend(0);
+        let kinds: Vec<SuspensionChange> =
+            std::iter::from_fn(|| hub.next_suspension_change(unix_now()))
+                .map(|(change, _, _)| change)
+                .collect();
+        assert!(matches!(
+            kinds[..],
+            [
+                SuspensionChange::Suspended { minutes: 5, .. },
+                SuspensionChange::Resumed { expired: false }
+            ]
+        ));
+        assert!(!hub.suspended());
     }
 
     #[test]

@@ -118,7 +118,11 @@ impl Metrics {
             "Samples the capture ring dropped since the start",
             m.dropped_samples.clone(),
         );
-        registry.register("events", "Cry and calm events", m.events.clone());
+        registry.register(
+            "events",
+            "Events by type: cry_started, calm, alerts_suspended, alerts_resumed",
+            m.events.clone(),
+        );
         registry.register(
             "http_requests",
             "HTTP requests by route and status",

@@ -30,6 +30,8 @@ fn login_form(status: StatusCode, error: &str) -> Response {
 }
 
 /// `GET /`: the page, or the login form without the token.
+#[utoipa::path(get, path = "/", tag = "page",
+    responses((status = 200, description = "The live page, or the login form without the token's cookie", content_type = "text/html")))]
 pub(super) async fn index(State(s): State<AppState>, headers: HeaderMap) -> Response {
     if signed_in(&s, &headers) {
         Html(INDEX).into_response()
@@ -39,8 +41,9 @@ pub(super) async fn index(State(s): State<AppState>, headers: HeaderMap) -> Resp
 }
 
 /// The login form's fields.
-#[derive(serde::Deserialize)]
+#[derive(serde::Deserialize, utoipa::ToSchema)]
 pub(super) struct LoginForm {
+    /// The token (`--http-token-file`).
     token: String,
 }
 
@@ -52,6 +55,12 @@ fn cookie_safe(value: &str) -> bool {
 }
 
 /// `POST /login`: the right token sets the cookie and goes to the page; a wrong one is 401.
+#[utoipa::path(post, path = "/login", tag = "page",
+    request_body(content = LoginForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Signed in: the token's cookie (`HttpOnly`, `SameSite=Strict`) is set; to `/`", headers(("set-cookie" = String))),
+        (status = 400, description = "No token field, or a token a cookie cannot hold: the form again", content_type = "text/html"),
+        (status = 401, description = "Wrong token: the form again", content_type = "text/html")))]
 pub(super) async fn login(
     State(s): State<AppState>,
     form: Result<axum::Form<LoginForm>, axum::extract::rejection::FormRejection>,
@@ -101,11 +110,15 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 /// `GET /assets/page.js`.
+#[utoipa::path(get, path = "/assets/page.js", tag = "page",
+    responses((status = 200, description = "The page's script", content_type = "text/javascript")))]
 pub(super) async fn script() -> Response {
     asset("text/javascript; charset=utf-8", SCRIPT)
 }
 
 /// `GET /assets/page.css`.
+#[utoipa::path(get, path = "/assets/page.css", tag = "page",
+    responses((status = 200, description = "The page's style", content_type = "text/css")))]
 pub(super) async fn style() -> Response {
     asset("text/css; charset=utf-8", STYLE)
 }

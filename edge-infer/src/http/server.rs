@@ -7,7 +7,7 @@ use std::convert::Infallible;
 use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::rejection::QueryRejection;
@@ -16,20 +16,27 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use futures_util::stream::{self, Stream, StreamExt};
-use serde_json::{Value, json};
 use tokio::sync::{Semaphore, broadcast, mpsc, watch};
 use tower_http::timeout::TimeoutLayer;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
+use super::api::{
+    ErrorBody, EventsPage, EventsParams, Health, ModelInfo, MonitorState, NightsPage, NightsParams,
+    SuspendRequest, Suspension, Thresholds, Upload,
+};
 use super::config::{HttpConfig, REQUEST_TIMEOUT, Token};
 use super::hub::{CLIENT_LAG, LiveHub, Message};
 use super::metrics::Metrics;
-use super::page;
+use super::{openapi, page};
 use crate::clips::ClipClassifier;
 use crate::engine::Engine;
 use crate::history::{EventQuery, History, MAX_PAGE};
+use crate::output::classify::ClassifiedFile;
+use crate::output::json::round;
 
 /// Seconds between `ping` messages on `/api/v1/live`.
 pub const PING: Duration = Duration::from_secs(15);
@@ -76,7 +83,10 @@ impl IntoResponse for ApiError {
         let code = self.status.as_u16();
         let mut res = (
             self.status,
-            Json(json!({"error": self.message, "code": code})),
+            Json(ErrorBody {
+                error: self.message,
+                code,
+            }),
         )
             .into_response();
         let headers = res.headers_mut();
@@ -124,11 +134,31 @@ impl Classify {
         serde_json::to_string(&line).map_err(|e| internal(&e))
     }
 
-    fn info(&self) -> Value {
-        json!({
-            "labels": self.clips.labels(),
-            "cry_threshold": self.clips.cry_threshold(),
-        })
+    /// `/api/v1/state` in `serve`: the model, no live fields.
+    fn state(&self, uptime_s: f64) -> MonitorState {
+        MonitorState {
+            mode: "serve",
+            crying: None,
+            since: None,
+            since_unix_time: None,
+            reason: None,
+            reason_prob: None,
+            cry_prob: None,
+            level_dbfs: None,
+            last_window: None,
+            thresholds: Thresholds {
+                cry_prob: self.clips.cry_threshold(),
+                gate_dbfs: None,
+            },
+            model: ModelInfo {
+                name: self.clips.model_name().to_string(),
+                labels: self.clips.labels().to_vec(),
+            },
+            uptime_s,
+            windows: 0,
+            dropped_samples: 0,
+            suspended_until: None,
+        }
     }
 }
 
@@ -143,6 +173,8 @@ pub(super) struct Shared {
     max_body: usize,
     permits: Arc<Semaphore>,
     started: Instant,
+    /// `GET /api/v1/openapi.json`, generated with the router.
+    openapi: OnceLock<String>,
 }
 
 #[derive(Clone)]
@@ -189,6 +221,7 @@ impl HttpServer {
             max_body: config.max_body,
             permits: Arc::new(Semaphore::new(config.max_concurrent)),
             started: Instant::now(),
+            openapi: OnceLock::new(),
         });
         let app = router(AppState(shared), config.public_metrics, config.max_body);
         let (stop, stopped) = watch::channel(false);
@@ -256,7 +289,7 @@ fn serve(
             Some(acceptor) => {
                 run_until_stopped(TlsListener::new(listener, acceptor), app, stopped).await
             }
-            None => run_until_stopped(listener, app, stopped).await,
+            None => run_until_stopped(listener.tap_io(|tcp| tune(tcp)), app, stopped).await,
         }
     });
     runtime.shutdown_timeout(Duration::from_millis(500));
@@ -281,6 +314,30 @@ where
     tokio::select! {
         r = server => if let Err(e) = r { log::error!("HTTP server: {e}") },
         () = deadline => log::info!("HTTP server: closed the connections still open"),
+    }
+}
+
+/// Bytes of the kernel's send buffer per connection (Linux doubles it). Linux lets a socket's
+/// buffer grow to 4 MiB, so a client that stops reading (a phone asleep with the page open)
+/// could pin that much kernel memory on a Pi and sit minutes behind the live stream before its
+/// own queue filled; with this cap it holds little, and is dropped once its queue fills
+/// (`/api/v1/live`). Answers are small (the page, JSON), so nothing else notices.
+const SEND_BUFFER: usize = 32 * 1024;
+/// How long what the server sent may stay unacknowledged, or unsent because the client's
+/// window is shut, before the kernel closes the connection (`TCP_USER_TIMEOUT`): a dropped
+/// live client that never reads again is gone after this, not kept open for good. A page
+/// that wakes up reconnects and gets the last 10 minutes first.
+pub const STUCK_CLIENT: Duration = Duration::from_secs(20);
+
+/// A new connection's socket options ([`SEND_BUFFER`], [`STUCK_CLIENT`]).
+fn tune(tcp: &tokio::net::TcpStream) {
+    let socket = socket2::SockRef::from(tcp);
+    if let Err(e) = socket.set_send_buffer_size(SEND_BUFFER) {
+        log::debug!("HTTP server: cannot set a connection's send buffer: {e}");
+    }
+    #[cfg(target_os = "linux")]
+    if let Err(e) = socket.set_tcp_user_timeout(Some(STUCK_CLIENT)) {
+        log::debug!("HTTP server: cannot set a connection's TCP_USER_TIMEOUT: {e}");
     }
 }
 
@@ -313,6 +370,7 @@ impl TlsListener {
                         continue;
                     }
                 };
+                tune(&stream);
                 let (acceptor, tx) = (acceptor.clone(), tx.clone());
                 tokio::spawn(async move {
                     match tokio::time::timeout(HANDSHAKE, acceptor.accept(stream)).await {
@@ -345,39 +403,53 @@ impl axum::serve::Listener for TlsListener {
     }
 }
 
+/// The routes, each registered with its OpenAPI description (`utoipa-axum`), so the document
+/// `GET /api/v1/openapi.json` answers lists exactly the routes this server serves.
 fn router(state: AppState, public_metrics: bool, max_body: usize) -> Router {
     let has_live = state.0.hub.is_some();
-    let mut public = Router::new().route("/healthz", get(healthz));
+    let mut public = OpenApiRouter::with_openapi(openapi::document()).routes(routes!(healthz));
     if has_live {
         // The page checks the token itself: without it, it answers the login form.
         public = public
-            .route("/", get(page::index))
-            .route("/login", post(page::login))
-            .route("/assets/page.js", get(page::script))
-            .route("/assets/page.css", get(page::style));
+            .routes(routes!(page::index))
+            .routes(routes!(page::login))
+            .routes(routes!(page::script))
+            .routes(routes!(page::style));
     }
-    let mut protected = Router::new()
-        .route("/api/v1/state", get(live_state))
-        .route("/api/v1/live", get(live))
-        .route("/api/v1/events", get(events))
-        .route("/api/v1/nights", get(nights))
-        .route("/api/v1/suspend", post(suspend))
-        .route(
-            "/api/v1/classify",
-            post(classify).layer(TimeoutLayer::with_status_code(
-                StatusCode::REQUEST_TIMEOUT,
-                REQUEST_TIMEOUT,
-            )),
-        );
+    let (schemas, paths, classify_route) = routes!(classify);
+    let classify_route = classify_route.layer(TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        REQUEST_TIMEOUT,
+    ));
+    // In `serve`, the live routes answer 404 saying why.
+    let mut protected = OpenApiRouter::new()
+        .routes(routes!(live_state))
+        .routes(routes!(live))
+        .routes(routes!(events))
+        .routes(routes!(nights))
+        .routes(routes!(suspend))
+        .routes((schemas, paths, classify_route))
+        .routes(routes!(openapi_json));
     if public_metrics {
-        public = public.route("/metrics", get(metrics));
+        public = public.routes(routes!(metrics));
     } else {
-        protected = protected.route("/metrics", get(metrics));
+        protected = protected.routes(routes!(metrics));
     }
     let protected =
         protected.route_layer(middleware::from_fn_with_state(state.clone(), require_token));
-    public
-        .merge(protected)
+    let (router, mut document) = public.merge(protected).split_for_parts();
+    if state.0.token.is_none() {
+        openapi::without_token(&mut document);
+    }
+    if public_metrics {
+        openapi::public(&mut document, "/metrics");
+    }
+    let text = document.to_pretty_json().unwrap_or_else(|e| {
+        log::error!("cannot write the OpenAPI document: {e}");
+        "{}".into()
+    });
+    let _ = state.0.openapi.set(text);
+    router
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
@@ -439,29 +511,54 @@ async fn not_found(req: Request) -> ApiError {
     )
 }
 
+/// `GET /healthz`: 200 while the inference loop produced a window within 10 s (in `serve`,
+/// while the model is loaded), 503 with the reason otherwise. Never needs the token.
+#[utoipa::path(get, path = "/healthz", tag = "service",
+    responses(
+        (status = 200, description = "Working", body = Health),
+        (status = 503, description = "The audio source stalled", body = Health)))]
 async fn healthz(State(s): State<AppState>) -> Response {
     match s.0.hub.as_ref().map(|h| h.health()) {
-        None | Some(Ok(())) => Json(json!({"status": "ok"})).into_response(),
+        None | Some(Ok(())) => Json(Health {
+            status: "ok",
+            reason: None,
+        })
+        .into_response(),
         Some(Err(reason)) => (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "reason": reason})),
+            Json(Health {
+                status: "unavailable",
+                reason: Some(reason),
+            }),
         )
             .into_response(),
     }
 }
 
-async fn live_state(State(s): State<AppState>) -> Json<Value> {
+/// `GET /api/v1/state`: crying or not, since when, the reason, the latest cry probability and
+/// level, the thresholds, the model, uptime and dropped samples.
+#[utoipa::path(get, path = "/api/v1/state", tag = "live",
+    responses(
+        (status = 200, description = "The state now", body = MonitorState),
+        (status = 401, description = "No token or a wrong one", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn live_state(State(s): State<AppState>) -> Json<MonitorState> {
     Json(match &s.0.hub {
         Some(hub) => hub.state(),
-        None => json!({
-            "mode": "serve",
-            "crying": null,
-            "model": s.0.classify.info(),
-            "uptime_s": (s.0.started.elapsed().as_secs_f64() * 10.0).round() / 10.0,
-        }),
+        None => {
+            s.0.classify
+                .state(round(s.0.started.elapsed().as_secs_f64(), 1))
+        }
     })
 }
 
+/// `GET /metrics`: Prometheus text (OpenMetrics). Needs the token unless
+/// `--http-public-metrics`.
+#[utoipa::path(get, path = "/metrics", tag = "service",
+    responses(
+        (status = 200, description = "Windows, inference latency, dropped samples, events, alert sinks, HTTP requests, live clients, build info", content_type = "application/openmetrics-text", body = String),
+        (status = 401, description = "No token or a wrong one", body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn metrics(State(s): State<AppState>) -> Response {
     (
         [(
@@ -496,6 +593,12 @@ impl Drop for ClientGuard {
 /// `GET /api/v1/live`: the last 10 minutes of windows, then every window and event as it
 /// happens, a `ping` every 15 s. Each client has a bounded queue filled by a task of its own:
 /// a client that lets it fill is dropped and counted, and the inference loop never waits.
+#[utoipa::path(get, path = "/api/v1/live", tag = "live",
+    responses(
+        (status = 200, description = "Server-Sent Events: `window` (`t`, `cry_prob`, `level_dbfs`, `label`, `probs`), `event` (the MQTT event payload with its `seq`; also `alerts_suspended` and `alerts_resumed`), `suspend` (`until`, `minutes`), `ping` every 15 s", content_type = "text/event-stream", body = String),
+        (status = 401, description = "No token or a wrong one", body = ErrorBody),
+        (status = 404, description = "`serve`: no live source", body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn live(
     State(s): State<AppState>,
 ) -> Result<Sse<impl Stream<Item = Result<SseEvent, Infallible>>>, ApiError> {
@@ -599,6 +702,20 @@ async fn read_upload(s: &Shared, req: Request) -> Result<(String, Vec<u8>), ApiE
 }
 
 /// `POST /api/v1/classify`: what `edge-infer classify` prints for the uploaded file.
+#[utoipa::path(post, path = "/api/v1/classify", tag = "classify",
+    request_body(description = "An audio file in any format edge-infer decodes: the raw body, or the `file` field of a multipart form", content(
+        (Vec<u8> = "application/octet-stream"),
+        (Upload = "multipart/form-data"))),
+    responses(
+        (status = 200, description = "The clip's reason and probabilities (and cry probability with a two-head model)", body = ClassifiedFile,
+            headers(("x-inference-time" = String, description = "Milliseconds of decoding and inference"))),
+        (status = 400, description = "Not audio, or cut short: the decoder's message", body = ErrorBody),
+        (status = 401, description = "No token or a wrong one", body = ErrorBody),
+        (status = 408, description = "The upload took longer than the read timeout (no body)"),
+        (status = 413, description = "Larger than --http-max-body", body = ErrorBody),
+        (status = 429, description = "As many classifications as --http-max-concurrent are running", body = ErrorBody,
+            headers(("retry-after" = String, description = "Seconds")))),
+    security(("bearer" = [])))]
 async fn classify(State(s): State<AppState>, req: Request) -> Result<Response, ApiError> {
     let Ok(permit) = s.0.permits.clone().try_acquire_owned() else {
         // Read the upload to its end (up to the body limit), keeping none of it: answering
@@ -676,26 +793,23 @@ async fn read_history<T: Send + 'static>(
         .map_err(|e| internal(&e))
 }
 
-/// The query of `GET /api/v1/events`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EventsParams {
-    after: Option<u64>,
-    since: Option<f64>,
-    until: Option<f64>,
-    limit: Option<usize>,
-}
-
 /// Events answered when `limit` is not given.
 const DEFAULT_PAGE: usize = 100;
 
-/// `GET /api/v1/events?after=SEQ&since=T&until=T&limit=N`: cry and calm events from the
-/// history, oldest first (the first `limit` after `after`, or the newest `limit`), as their MQTT
-/// payloads; `last_seq` is what to pass as `after` for the next page.
+/// `GET /api/v1/events?after=SEQ&since=T&until=T&limit=N`: events from the history, oldest
+/// first (the first `limit` after `after`, or the newest `limit`), as their payloads;
+/// `last_seq` is what to pass as `after` for the next page.
+#[utoipa::path(get, path = "/api/v1/events", tag = "history", params(EventsParams),
+    responses(
+        (status = 200, description = "A page of events", body = EventsPage),
+        (status = 400, description = "A bad query: the problem named", body = ErrorBody),
+        (status = 401, description = "No token or a wrong one", body = ErrorBody),
+        (status = 404, description = "`serve`: no history", body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn events(
     State(s): State<AppState>,
     params: Result<Query<EventsParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<EventsPage>, ApiError> {
     let Query(p) = params.map_err(|e| bad_query(&e))?;
     let query = EventQuery {
         after: p.after,
@@ -705,14 +819,7 @@ async fn events(
     };
     let events = read_history(&s.0, move |h| h.events(&query)).await?;
     let last_seq = events.last().and_then(|e| e["seq"].as_u64());
-    Ok(Json(json!({"events": events, "last_seq": last_seq})))
-}
-
-/// The query of `GET /api/v1/nights`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NightsParams {
-    last: Option<usize>,
+    Ok(Json(EventsPage { events, last_seq }))
 }
 
 /// Nights `/api/v1/nights` summarises at most.
@@ -720,32 +827,43 @@ const MAX_NIGHTS: usize = 366;
 
 /// `GET /api/v1/nights?last=N`: the last N nights (default 7), oldest first, the current one
 /// last.
+#[utoipa::path(get, path = "/api/v1/nights", tag = "history", params(NightsParams),
+    responses(
+        (status = 200, description = "Per night: cry episodes, minutes crying, the longest episode, first and last cry, reasons", body = NightsPage),
+        (status = 400, description = "A bad query: the problem named", body = ErrorBody),
+        (status = 401, description = "No token or a wrong one", body = ErrorBody),
+        (status = 404, description = "`serve`: no history", body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn nights(
     State(s): State<AppState>,
     params: Result<Query<NightsParams>, QueryRejection>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<NightsPage>, ApiError> {
     let Query(p) = params.map_err(|e| bad_query(&e))?;
     let last = in_range("last", p.last.unwrap_or(7), MAX_NIGHTS)?;
     let hours = history_of(&s.0)?.night_hours();
-    let nights = read_history(&s.0, move |h| h.nights(last, crate::history::unix_now())).await?;
-    Ok(Json(
-        json!({"night_hours": hours.to_string(), "nights": nights}),
-    ))
-}
-
-/// The body of `POST /api/v1/suspend`.
-#[derive(Debug, serde::Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SuspendBody {
-    minutes: u32,
+    let nights = read_history(&s.0, move |h| h.nights(last, crate::clock::unix_now())).await?;
+    Ok(Json(NightsPage {
+        night_hours: hours.to_string(),
+        nights,
+    }))
 }
 
 /// `POST /api/v1/suspend` `{"minutes": N}` (at most 120; 0 resumes): silences the pushes
-/// (the page's notifications) for N minutes; never the state, MQTT or the history.
+/// (webhooks, the page's notifications) for N minutes; never the state, MQTT or the history.
+/// The suspension and its end are events of the history.
+#[utoipa::path(post, path = "/api/v1/suspend", tag = "live", request_body = SuspendRequest,
+    responses(
+        (status = 200, description = "Suspended until `until` (or resumed)", body = Suspension),
+        (status = 400, description = "More than 120 minutes", body = ErrorBody),
+        (status = 401, description = "No token or a wrong one", body = ErrorBody),
+        (status = 404, description = "`serve`: nothing to suspend", body = ErrorBody),
+        (status = 415, description = "Not JSON", body = ErrorBody),
+        (status = 422, description = "Not `{\"minutes\": N}`", body = ErrorBody)),
+    security(("bearer" = [])))]
 async fn suspend(
     State(s): State<AppState>,
-    body: Result<Json<SuspendBody>, axum::extract::rejection::JsonRejection>,
-) -> Result<Json<Value>, ApiError> {
+    body: Result<Json<SuspendRequest>, axum::extract::rejection::JsonRejection>,
+) -> Result<Json<Suspension>, ApiError> {
     let Json(body) = body.map_err(|e| ApiError::new(e.status(), e.body_text()))?;
     if body.minutes > MAX_SUSPEND_MINUTES {
         return Err(ApiError::new(
@@ -760,7 +878,21 @@ async fn suspend(
         ApiError::new(StatusCode::NOT_FOUND, "no live source to suspend alerts of")
     })?;
     let until = hub.suspend(body.minutes);
-    Ok(Json(json!({"until": until, "minutes": body.minutes})))
+    Ok(Json(Suspension {
+        until,
+        minutes: body.minutes,
+    }))
+}
+
+/// `GET /api/v1/openapi.json`: this document, describing every route the server serves.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "service",
+    responses(
+        (status = 200, description = "OpenAPI 3.1", content_type = "application/json", body = Object),
+        (status = 401, description = "No token or a wrong one", body = ErrorBody)),
+    security(("bearer" = [])))]
+async fn openapi_json(State(s): State<AppState>) -> Response {
+    let text = s.0.openapi.get().cloned().unwrap_or_default();
+    ([(header::CONTENT_TYPE, "application/json")], text).into_response()
 }
 
 /// The longest suspension of alerts, in minutes.

@@ -12,7 +12,8 @@ use crate::scoring::ClipScore;
 /// `{"file","label","confidence","probabilities":{label: p},"windows","seconds"}`, and for a
 /// two-head model `"cry_prob"` (the mean of the windows'), `"cry"` (at the cry threshold) and
 /// `"cry_alerts"`.
-#[derive(Debug, Serialize)]
+/// Also the answer of `POST /api/v1/classify` (its OpenAPI schema is derived from this type).
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct ClassifiedFile<'a> {
     /// The path as given.
     pub file: String,

@@ -30,6 +30,12 @@ pub fn push_f64(out: &mut String, value: f64, decimals: usize) {
     }
 }
 
+/// `x` rounded to `digits` decimals, for the numbers of a JSON payload built as a value.
+pub fn round(x: f64, digits: i32) -> f64 {
+    let scale = 10f64.powi(digits);
+    (x * scale).round() / scale
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

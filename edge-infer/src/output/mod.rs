@@ -13,6 +13,12 @@ use crate::stream::decision::Event;
 pub trait EventSink {
     /// Takes one event.
     fn write(&mut self, event: &Event) -> std::io::Result<()>;
+
+    /// Called by the loop after the events of each read (and while the source has nothing):
+    /// the place for what is numbered after them (suspended alerts).
+    fn end_of_batch(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 impl<W: std::io::Write> EventSink for EventWriter<W> {

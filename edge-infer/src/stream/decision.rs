@@ -16,6 +16,9 @@ use cry_core::alerts::{Alert, AlertPolicy, AlertPolicyError, AlertState, WindowI
 use cry_core::audio::Bandwidth;
 use cry_core::contract::HOP_SAMPLES;
 use cry_core::scoring::argmax;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use heapless::{Deque, Vec as FixedVec};
 
 /// The most classes a model may have: the histories and events have fixed capacity.
@@ -107,6 +110,30 @@ impl DetectorConfig {
     }
 }
 
+/// The numbers events take (`seq`), shared by everyone who numbers them: the detector's cry
+/// and calm, and the history's records of suspended and resumed alerts. Taken on the inference
+/// thread only, in the order the events are written, so numbers never go backwards in the
+/// history.
+#[derive(Debug, Clone)]
+pub struct Sequence(Arc<AtomicU64>);
+
+impl Sequence {
+    /// Numbers from `first` on.
+    pub fn starting_at(first: u64) -> Self {
+        Self(Arc::new(AtomicU64::new(first)))
+    }
+
+    /// The next number.
+    pub fn take(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// The number the next event will take.
+    pub fn peek(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
 /// What happened in the stream. Labels are class indices in the model's output order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
@@ -116,7 +143,7 @@ pub enum Event {
     /// debounce count; in gate mode the same label held for it.
     Cry {
         /// Its number among this monitor's cry and calm events, continuing across runs when
-        /// a history is kept ([`Decision::number_from`]).
+        /// a history is kept ([`Decision::number_with`]).
         seq: u64,
         /// Stream time (seconds) at the end of the window that confirmed it.
         t: f64,
@@ -202,7 +229,7 @@ pub struct Decision {
     active: Option<(usize, f64)>,
     quiet_run: usize,
     alerts: Option<AlertState>,
-    next_seq: u64,
+    seq: Sequence,
 }
 
 impl Decision {
@@ -223,20 +250,18 @@ impl Decision {
             alerts: config
                 .alert
                 .map(|policy| AlertState::new(policy, classes.min(MAX_CLASSES))),
-            next_seq: 0,
+            seq: Sequence::starting_at(0),
         }
     }
 
-    /// Numbers the next cry or calm event `seq` (the history's next number after a restart),
-    /// and those after it `seq + 1`, ...
-    pub fn number_from(&mut self, seq: u64) {
-        self.next_seq = seq;
+    /// Numbers the cry and calm events from `seq`, which others may number from too (the
+    /// history's records of suspended alerts): each takes the next number.
+    pub fn number_with(&mut self, seq: Sequence) {
+        self.seq = seq;
     }
 
     fn take_seq(&mut self) -> u64 {
-        let seq = self.next_seq;
-        self.next_seq += 1;
-        seq
+        self.seq.take()
     }
 
     /// Whether events come from the cry head's alert policy (else from the gate).

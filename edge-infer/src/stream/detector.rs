@@ -14,7 +14,8 @@ use cry_core::scoring::{sigmoid, softmax};
 use cry_core::windows::rms_dbfs;
 
 use super::decision::{
-    Decision, DetectorConfig, DetectorConfigError, Event, MAX_CLASSES, Observation, Verdict,
+    Decision, DetectorConfig, DetectorConfigError, Event, MAX_CLASSES, Observation, Sequence,
+    Verdict,
 };
 use super::source::Format;
 use super::window::{FormatError, STEP_FRAMES, WindowAssembler};
@@ -178,9 +179,9 @@ impl<C: Classifier> Detector<C> {
         self.decision.reset();
     }
 
-    /// Numbers the next cry or calm event `seq` ([`Decision::number_from`]).
-    pub fn number_from(&mut self, seq: u64) {
-        self.decision.number_from(seq);
+    /// Numbers the cry and calm events from `seq` ([`Decision::number_with`]).
+    pub fn number_with(&mut self, seq: Sequence) {
+        self.decision.number_with(seq);
     }
 
     /// Totals so far.
@@ -229,7 +230,7 @@ mod tests {
         let run = |piece: usize| {
             let mut detector = Detector::new(Energy, config.clone()).unwrap();
             // As after a restart with 41 events in the history.
-            detector.number_from(41);
+            detector.number_with(Sequence::starting_at(41));
             let mut events = Vec::new();
             for chunk in audio.chunks(piece) {
                 detector.push(chunk, &mut events).unwrap();

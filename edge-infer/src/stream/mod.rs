@@ -18,7 +18,7 @@ pub mod ring;
 mod source;
 pub mod window;
 
-pub use decision::{DetectorConfig, DetectorConfigError, Event, Verdict, WindowReport};
+pub use decision::{DetectorConfig, DetectorConfigError, Event, Sequence, Verdict, WindowReport};
 pub use detector::{Detector, DetectorError, Summary};
 pub use pump::{Pump, PumpError, Stop};
 pub use source::{AudioSource, Format, Read, SourceError};

@@ -68,7 +68,10 @@ impl Pump {
             }
             let n = match source.read(&mut self.read)? {
                 Read::Samples(n) => n,
-                Read::Pending => continue,
+                Read::Pending => {
+                    out.end_of_batch().map_err(PumpError::Output)?;
+                    continue;
+                }
                 Read::End => return Ok(Stop::EndOfInput),
             };
             detector.set_dropped_samples(source.dropped_samples());
@@ -78,6 +81,7 @@ impl Pump {
             for event in &self.events {
                 out.write(event).map_err(PumpError::Output)?;
             }
+            out.end_of_batch().map_err(PumpError::Output)?;
             pushed?;
         }
     }

@@ -61,8 +61,14 @@ function addEvent(e, atTop) {
   const li = document.createElement("li");
   li.dataset.type = e.event_type;
   li.dataset.seq = e.seq;
-  const what = e.event_type === "cry_started" ? `cry (${e.reason})` : `calm after ${e.reason}`;
-  li.textContent = `${clock(e.unix_time)} ${what}`;
+  const what = {
+    cry_started: () => `cry (${e.reason})`,
+    calm: () => `calm after ${e.reason}`,
+    alerts_suspended: () => `alerts suspended for ${e.minutes} min`,
+    alerts_resumed: () => e.expired ? "alerts back (suspension over)" : "alerts resumed",
+  }[e.event_type];
+  if (!what) return;
+  li.textContent = `${clock(e.unix_time)} ${what()}`;
   const list = $("events");
   if (atTop) list.prepend(li); else list.append(li);
   while (list.children.length > 50) list.lastChild.remove();
@@ -139,8 +145,11 @@ function onEvent(e) {
   if (e.event_type === "cry_started") {
     crying = { since: e.unix_time, reason: e.reason, prob: e.confidence };
     alarm(`Crying (${e.reason})`);
-  } else {
+  } else if (e.event_type === "calm") {
     crying = false;
+  } else if (e.event_type === "alerts_resumed") {
+    suspendedUntil = null;
+    showSuspended();
   }
   addEvent(e, true);
   showBanner();
