@@ -27,9 +27,18 @@ Tasks:
         workspace with edge-infer built as it ships (--features mic).
   ci    What CI runs (.ci/run): provisioning of every suite, fmt, clippy, the README's two
         commands as written, the check that the second reuses the first one's build, the
-        mutation harnesses, edge-infer for aarch64 under qemu, the libtorch backend.
+        mutation harnesses, edge-infer for aarch64 under qemu, the Debian packages (amd64,
+        arm64) and the amd64 one under a real systemd, the libtorch backend.
+  deb [--arch amd64|arm64] [--release]
+        edge-infer's Debian package, checked (files, conffile, user, unit not enabled, a
+        binary that runs): by default from the binary the tests built (dev profile, with the
+        microphone); --release builds the release binary first. Prints the .deb's path.
+  systemd-test
+        As root: boots a Debian root (mmdebstrap, cached) under systemd-nspawn, installs the
+        amd64 package with apt, and checks the service for real: READY=1, its user and
+        hardening, the watchdog restarting a hung process, a clean stop, apt purge.
   provision [SUITE...] [--check]
-        Installs what the suites need (default: all of them): tests, aarch64, libtorch.
+        Installs what the suites need (default: all of them): tests, aarch64, libtorch, deb.
         --check only checks, and exits 2 naming what is missing.
   provision --from-nothing
         Shows the plan for a machine with no package installed, and has apt resolve it
@@ -57,6 +66,15 @@ pub fn run(args: &[String]) -> Result {
                 Mode::Install
             };
             tasks::test::run(extra, mode)
+        }
+        "deb" => tasks::deb::run(rest),
+        "systemd-test" => {
+            if !rest.is_empty() {
+                return Err(Failure::Usage(format!(
+                    "`systemd-test` takes no arguments: {rest:?}"
+                )));
+            }
+            tasks::systemd::run()
         }
         "ci" => {
             if !rest.is_empty() {
@@ -106,7 +124,7 @@ fn suites<'a>(names: impl Iterator<Item = &'a String>) -> Result<Vec<Suite>> {
     for n in names {
         let s = Suite::from_name(n).ok_or_else(|| {
             Failure::Usage(format!(
-                "unknown suite `{n}` (the suites: tests, aarch64, libtorch)"
+                "unknown suite `{n}` (the suites: tests, aarch64, libtorch, deb)"
             ))
         })?;
         out.push(s);

@@ -14,10 +14,12 @@ pub enum Suite {
     Aarch64,
     /// host-train's libtorch backend (`--features tch`).
     Libtorch,
+    /// edge-infer's Debian packages (`cargo xtask deb`).
+    Deb,
 }
 
 impl Suite {
-    pub const ALL: [Suite; 3] = [Suite::Tests, Suite::Aarch64, Suite::Libtorch];
+    pub const ALL: [Suite; 4] = [Suite::Tests, Suite::Aarch64, Suite::Libtorch, Suite::Deb];
 
     /// The suite's name on the command line.
     pub fn name(self) -> &'static str {
@@ -25,6 +27,7 @@ impl Suite {
             Suite::Tests => "tests",
             Suite::Aarch64 => "aarch64",
             Suite::Libtorch => "libtorch",
+            Suite::Deb => "deb",
         }
     }
 
@@ -53,7 +56,7 @@ impl Package {
     }
 }
 
-use Suite::{Aarch64, Libtorch, Tests};
+use Suite::{Aarch64, Deb, Libtorch, Tests};
 
 /// Every Debian package any suite needs.
 pub const PACKAGES: &[Package] = &[
@@ -142,6 +145,24 @@ pub const PACKAGES: &[Package] = &[
         why: "arm64 ALSA for the Pi's microphone build",
     },
     Package {
+        name: "dpkg-dev",
+        arch: None,
+        suites: &[Deb],
+        why: "dpkg-shlibdeps: cargo-deb reads the binary's library dependencies with it",
+    },
+    Package {
+        name: "mmdebstrap",
+        arch: None,
+        suites: &[Deb],
+        why: "makes the throwaway Debian root the package is installed into (cached)",
+    },
+    Package {
+        name: "systemd-container",
+        arch: None,
+        suites: &[Deb],
+        why: "systemd-nspawn boots that root with systemd for the service test",
+    },
+    Package {
         name: "python3-venv",
         arch: None,
         suites: &[Libtorch],
@@ -171,6 +192,34 @@ pub const VENVS: &[Venv] = &[Venv {
     suites: &[Libtorch],
     why: "libtorch for host-train --features tch (tch 0.22 expects 2.9)",
 }];
+
+/// A program installed with `cargo install`, cached under the build directory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CargoTool {
+    /// The crate, and the program it installs.
+    pub name: &'static str,
+    /// The version installed (`--locked`, so its own dependencies are the ones it was
+    /// published with).
+    pub version: &'static str,
+    pub suites: &'static [Suite],
+    pub why: &'static str,
+}
+
+/// Every cargo-installed tool any suite needs.
+pub const TOOLS: &[CargoTool] = &[CargoTool {
+    name: "cargo-deb",
+    version: "3.8.0",
+    suites: &[Deb],
+    why: "builds edge-infer's .deb from [package.metadata.deb]",
+}];
+
+/// The tools the suites need.
+pub fn tools(suites: &[Suite]) -> Vec<&'static CargoTool> {
+    TOOLS
+        .iter()
+        .filter(|t| t.suites.iter().any(|s| suites.contains(s)))
+        .collect()
+}
 
 /// The packages the suites need, each once, in list order.
 pub fn needed(suites: &[Suite]) -> Vec<&'static Package> {
@@ -268,7 +317,7 @@ chromium-driver:amd64 installed
     #[test]
     fn on_an_empty_machine_every_package_is_missing() {
         let empty = Installed::parse("amd64", "");
-        for suites in [&Suite::ALL[..], &[Tests], &[Aarch64], &[Libtorch]] {
+        for suites in [&Suite::ALL[..], &[Tests], &[Aarch64], &[Libtorch], &[Deb]] {
             let need = needed(suites);
             assert!(!need.is_empty());
             assert_eq!(missing(&need, &empty), need, "{suites:?}");

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::cmd::{Cmd, cache_dir, is_root};
 use crate::error::{Failure, Result};
-use crate::packages::{self, Installed, Package, Suite, Venv};
+use crate::packages::{self, CargoTool, Installed, Package, Suite, Venv};
 
 /// Reads what dpkg has installed; `None` on a machine without dpkg.
 pub fn installed() -> Option<Installed> {
@@ -57,6 +57,67 @@ pub fn provision(suites: &[Suite], mode: Mode) -> Result {
     for venv in packages::venvs(suites) {
         ensure_venv(venv, mode)?;
     }
+    for tool in packages::tools(suites) {
+        ensure_tool(tool, mode)?;
+    }
+    Ok(())
+}
+
+/// Where `cargo install` puts the cached tools (`bin/` below it).
+pub fn tools_dir() -> PathBuf {
+    cache_dir().join("tools")
+}
+
+/// The cached tool's program.
+pub fn tool_program(tool: &CargoTool) -> PathBuf {
+    tools_dir().join("bin").join(tool.name)
+}
+
+fn ensure_tool(tool: &CargoTool, mode: Mode) -> Result {
+    let program = tool_program(tool);
+    // `cargo-deb --version` prints `cargo-deb 3.8.0`.
+    let present = Cmd::new(program.to_string_lossy())
+        .arg("--version")
+        .output_if_ok()
+        .is_some_and(|v| v.split_whitespace().any(|w| w == tool.version));
+    if present {
+        eprintln!("provision: {} {} ready", tool.name, tool.version);
+        return Ok(());
+    }
+    let install = format!(
+        "cargo install --locked --version {} --root {} {}",
+        tool.version,
+        tools_dir().display(),
+        tool.name
+    );
+    if mode == Mode::Check {
+        return Err(Failure::Unprovisioned(format!(
+            "{} {} ({}) is missing; install it with:\n  {install}",
+            tool.name, tool.version, tool.why
+        )));
+    }
+    eprintln!("provision: {install} ({})", tool.why);
+    crate::cmd::cargo()
+        .args([
+            "install",
+            "--locked",
+            "--quiet",
+            "--version",
+            tool.version,
+            "--root",
+        ])
+        .arg(tools_dir().to_string_lossy())
+        .arg(tool.name)
+        // Its own build directory, not the workspace's: it shares nothing with our graph.
+        .env("CARGO_TARGET_DIR", cache_dir().join("tools-build"))
+        .run()
+        .map_err(|e| {
+            Failure::Unprovisioned(format!(
+                "could not install {} ({e}); install it by hand:\n  {install}",
+                tool.name
+            ))
+        })?;
+    let _ = std::fs::remove_dir_all(cache_dir().join("tools-build"));
     Ok(())
 }
 

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use crate::artifacts::{self, Artifact};
-use crate::cmd::{Cmd, cache_dir, cargo, target_dir, workspace_root};
+use crate::cmd::{Cmd, cargo, target_dir, workspace_root};
 use crate::error::{Failure, Result};
 use crate::packages::{Suite, VENVS};
 use crate::provision::{self, Mode, venv_python};
@@ -159,10 +159,7 @@ fn out_dir_of(command: &str) -> Result<PathBuf> {
         })
 }
 
-/// The aarch64 build directory (Debian's rustc-web builds there).
-fn aarch64_target_dir() -> PathBuf {
-    cache_dir().join("target-aarch64")
-}
+use crate::tasks::deb::{self, aarch64_target_dir};
 
 /// A shell line run with the docker-free aarch64 toolchain of `cross/aarch64-env.sh`.
 fn aarch64(line: &str) -> Cmd {
@@ -363,6 +360,21 @@ pub fn run() -> Result {
         }
         Ok(())
     })?;
+
+    steps.run(
+        "Debian packages (cargo xtask deb): amd64 and arm64 from the binaries tested above, checked",
+        || {
+            for arch in [deb::Arch::Amd64, deb::Arch::Arm64] {
+                let package = deb::build(arch, false)?;
+                deb::check(&package, arch)?;
+            }
+            Ok(())
+        },
+    )?;
+    steps.run(
+        "the amd64 package under a real systemd (cargo xtask systemd-test)",
+        crate::tasks::systemd::run,
+    )?;
 
     // The libtorch backend: torch from PyPI, in a venv cached under the build directory, provides
     // libtorch; nothing in the product needs Python.
