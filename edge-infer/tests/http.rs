@@ -1276,6 +1276,27 @@ fn the_page_in_a_real_browser_signs_in_shows_a_cry_and_calm_and_alarms_when_the_
         );
         std::thread::sleep(Duration::from_millis(100));
     }
+    // Recorded by the loop once audio flows: the suspension is in the page's event list.
+    run.feed(&vec![0.0; 2 * 16_000]);
+    browser.wait_for(
+        "return !!document.querySelector('#events li[data-type=alerts_suspended]')",
+        &Value::Bool(true),
+        "the suspension in the event list",
+    );
+    let listed = browser.run(
+        "return document.querySelector('#events li[data-type=alerts_suspended]').textContent",
+        serde_json::json!([]),
+    );
+    assert!(
+        listed
+            .as_str()
+            .unwrap()
+            .ends_with("alerts suspended for 30 min"),
+        "{listed}"
+    );
+    if let Some(path) = std::env::var_os("EDGE_INFER_PAGE_SCREENSHOT_SUSPENDED") {
+        std::fs::write(path, browser.screenshot()).unwrap();
+    }
 
     // The monitor dies: the page raises the link alarm.
     drop(run);
