@@ -4,6 +4,7 @@
 
 use serde_json::json;
 
+use super::topics::event_head;
 use crate::output::json::round;
 
 /// `event_type` of a suspension.
@@ -52,12 +53,7 @@ impl SuspensionEvent {
 
     /// The JSON payload, shaped like a cry's (`event_type`, `seq`, `t`, `unix_time`).
     pub fn payload(&self) -> String {
-        let mut v = json!({
-            "event_type": self.event_type(),
-            "seq": self.seq,
-            "t": round(self.t, 3),
-            "unix_time": round(self.unix_time, 3),
-        });
+        let mut v = event_head(self.event_type(), self.seq, self.t, self.unix_time);
         match self.change {
             SuspensionChange::Suspended { until, minutes } => {
                 v["until"] = json!(round(until, 3));

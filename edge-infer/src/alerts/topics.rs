@@ -71,6 +71,17 @@ impl Topics {
     }
 }
 
+/// The fields every event payload starts with: `event_type`, `seq`, stream time `t` and
+/// `unix_time` (ms resolution).
+pub fn event_head(event_type: &str, seq: u64, t: f64, unix_time: f64) -> Value {
+    json!({
+        "event_type": event_type,
+        "seq": seq,
+        "t": round(t, 3),
+        "unix_time": round(unix_time, 3),
+    })
+}
+
 /// One alert event as published on `PREFIX/event`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertEvent {
@@ -168,12 +179,7 @@ impl AlertEvent {
 
     /// The JSON payload (Home Assistant's event entity reads `event_type`).
     pub fn payload(&self) -> String {
-        let mut v = json!({
-            "event_type": self.event_type(),
-            "seq": self.seq,
-            "t": round(self.t, 3),
-            "unix_time": round(self.unix_time, 3),
-        });
+        let mut v = event_head(self.event_type(), self.seq, self.t, self.unix_time);
         match &self.kind {
             AlertKind::CryStarted {
                 reason,
