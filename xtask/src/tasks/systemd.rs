@@ -79,7 +79,8 @@ impl Container {
             nspawn,
             root: root.to_path_buf(),
         };
-        // nspawn's child is the container's init (systemd).
+        // The container's init is the child of nspawn that runs systemd (nspawn forks a
+        // short-lived helper first, which must not be taken for it).
         let deadline = Instant::now() + Duration::from_secs(30);
         container.init = loop {
             let children = std::fs::read_to_string(format!(
@@ -87,15 +88,23 @@ impl Container {
                 container.nspawn.id()
             ))
             .unwrap_or_default();
-            if let Some(pid) = children
-                .split_whitespace()
-                .next()
-                .and_then(|p| p.parse().ok())
-            {
+            let init = children.split_whitespace().find(|pid| {
+                std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                    .is_ok_and(|comm| comm.trim() == "systemd")
+            });
+            if let Some(pid) = init.and_then(|p| p.parse().ok()) {
                 break pid;
             }
+            if let Ok(Some(status)) = container.nspawn.try_wait() {
+                return Err(step(format!(
+                    "systemd-nspawn exited before booting: {status}"
+                )));
+            }
             if Instant::now() > deadline {
-                return Err(step("the container's init never started"));
+                return Err(step(format!(
+                    "the container's init never started (nspawn's children: `{}`)",
+                    children.trim()
+                )));
             }
             std::thread::sleep(Duration::from_millis(100));
         };
