@@ -125,10 +125,16 @@ impl Container {
         Ok(container)
     }
 
+    /// `sh -c line` in the container's namespaces, through its init.
+    fn inside(&self, line: &str) -> Command {
+        let mut c = Command::new("nsenter");
+        c.args(["-t", &self.init.to_string(), "-a", "sh", "-c", line]);
+        c
+    }
+
     /// A command inside, unlogged, without its stderr; its stdout.
     fn quiet(&self, line: &str) -> String {
-        Command::new("nsenter")
-            .args(["-t", &self.init.to_string(), "-a", "sh", "-c", line])
+        self.inside(line)
             .stderr(Stdio::null())
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
@@ -137,10 +143,7 @@ impl Container {
 
     /// A command inside the container; its stdout (failures are the caller's to judge).
     fn sh(&self, line: &str) -> String {
-        let out = Command::new("nsenter")
-            .args(["-t", &self.init.to_string(), "-a", "sh", "-c", line])
-            .stderr(Stdio::inherit())
-            .output();
+        let out = self.inside(line).stderr(Stdio::inherit()).output();
         eprintln!("[container] $ {line}");
         out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
             .unwrap_or_default()
@@ -149,10 +152,7 @@ impl Container {
     /// A command inside that must succeed.
     fn run(&self, line: &str) -> Result {
         eprintln!("[container] $ {line}");
-        let ok = Command::new("nsenter")
-            .args(["-t", &self.init.to_string(), "-a", "sh", "-c", line])
-            .status()
-            .is_ok_and(|s| s.success());
+        let ok = self.inside(line).status().is_ok_and(|s| s.success());
         if ok {
             Ok(())
         } else {
@@ -174,9 +174,7 @@ impl Container {
 
 impl Drop for Container {
     fn drop(&mut self) {
-        let _ = Command::new("nsenter")
-            .args(["-t", &self.init.to_string(), "-a", "systemctl", "poweroff"])
-            .status();
+        let _ = self.inside("systemctl poweroff").status();
         let deadline = Instant::now() + Duration::from_secs(15);
         while Instant::now() < deadline {
             if matches!(self.nspawn.try_wait(), Ok(Some(_))) {
