@@ -236,6 +236,15 @@ pub struct DevicesConfig {
     pub json: bool,
 }
 
+/// `health`: ask a running monitor whether it is healthy.
+#[derive(Debug, Clone)]
+pub struct HealthConfig {
+    /// Its `/healthz`.
+    pub url: String,
+    /// How long to wait for the answer.
+    pub timeout: std::time::Duration,
+}
+
 /// `bench`: measure a model on this machine.
 #[derive(Debug, Clone)]
 pub struct BenchCommandConfig {

@@ -32,7 +32,7 @@ build without the `mic` feature); 6 MQTT broker refused the credentials or its T
 did not verify (an unreachable broker is retried, never an exit), --ha-remove did not finish, or \
 a --webhook over https found no trusted root certificates. \
 A refused --http setting (a public address without a token, a short token) is 2; an address that \
-cannot be bound is 1, as is a --state-dir that cannot be created or written (a corrupt history \
+cannot be bound is 1, as is a `health` check the monitor failed or did not answer, and a --state-dir that cannot be created or written (a corrupt history \
 is set aside and replaced, not an error).";
 
 /// Arguments that parse but do not make sense together; the message names the flags. Here
@@ -92,6 +92,14 @@ pub enum Error {
     /// `--ha-remove` did not finish.
     #[error("cannot remove the Home Assistant entities")]
     HaRemove(#[from] crate::alerts::RemoveError),
+    /// `health`: the monitor did not answer 200.
+    #[error("{url} is not healthy: {reason}")]
+    Unhealthy {
+        /// The URL asked.
+        url: String,
+        /// What it answered, or why it did not.
+        reason: String,
+    },
     /// The HTTP server could not start (the address is taken, say).
     #[error(transparent)]
     Http(#[from] crate::http::ServerError),
@@ -114,6 +122,8 @@ impl Error {
             | Error::Interrupt(_)
             | Error::Http(_)
             | Error::History(_) => EXIT_FAILURE,
+            // Container healthchecks read 1 as unhealthy (and reserve 2).
+            Error::Unhealthy { .. } => EXIT_FAILURE,
         }
     }
 

@@ -312,6 +312,51 @@ fn token_file(dir: &Path) -> String {
     f.display().to_string()
 }
 
+/// `edge-infer health`, the container image's healthcheck: 0 and the body for a 200 from a
+/// running monitor, 1 (a healthcheck's "unhealthy") for any other answer or none.
+#[test]
+fn health_exits_zero_only_when_the_monitor_answers_200() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let addr = format!("127.0.0.1:{port}");
+    let model = tiny_model("two-head-fp32");
+    let token = token_file(dir.path());
+    let mut server = Running::start(
+        &[
+            "serve",
+            "--model",
+            model.to_str().unwrap(),
+            "--http",
+            &addr,
+            "--http-token-file",
+            &token,
+        ],
+        &[],
+    );
+    server.wait_healthy(port);
+
+    let url = format!("http://{addr}/healthz");
+    let ok = succeeded(edge(&["health", "--url", &url]));
+    let body: Value = serde_json::from_slice(&ok.stdout).expect("the /healthz body");
+    assert_eq!(body, get(port, "/healthz", None).json());
+
+    // A route that answers, but not 200 (the token is missing): unhealthy, and why.
+    let refused = format!("http://{addr}/api/v1/state");
+    let err = failed_with(edge(&["health", "--url", &refused]), 1);
+    assert!(err.contains(&refused) && err.contains("HTTP 401"), "{err}");
+    drop(server);
+    // Nobody listening: unhealthy, within the timeout.
+    let started = Instant::now();
+    let err = failed_with(
+        edge(&["health", "--url", &url, "--timeout-seconds", "2"]),
+        1,
+    );
+    assert!(err.contains(&url) && err.contains("refused"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+    let err = failed_with(edge(&["health", "--url", "localhost:8080/healthz"]), 2);
+    assert!(err.contains("--url"), "{err}");
+}
+
 #[test]
 fn serve_classifies_uploads_as_classify_does_behind_the_token_and_its_limits() {
     let dir = tempfile::tempdir().unwrap();

@@ -7,6 +7,7 @@ pub mod cmd;
 pub mod error;
 pub mod json;
 pub mod packages;
+pub mod podman;
 pub mod provision;
 pub mod prune;
 pub mod readme;
@@ -28,7 +29,8 @@ Tasks:
   ci    What CI runs (.ci/run): provisioning of every suite, fmt, clippy, the README's two
         commands as written, the check that the second reuses the first one's build, the
         mutation harnesses, edge-infer for aarch64 under qemu, the Debian packages (amd64,
-        arm64) and the amd64 one under a real systemd, the libtorch backend.
+        arm64) and the amd64 one under a real systemd, the container images, the libtorch
+        backend.
   deb [--arch amd64|arm64] [--release]
         edge-infer's Debian package, checked (files, conffile, user, unit not enabled, a
         binary that runs): by default from the binary the tests built (dev profile, with the
@@ -37,8 +39,19 @@ Tasks:
         As root: boots a Debian root (mmdebstrap, cached) under systemd-nspawn, installs the
         amd64 package with apt, and checks the service for real: READY=1, its user and
         hardening, the watchdog restarting a hung process, a clean stop, apt purge.
+  image edge [--arch amd64|arm64] [--release]
+        The monitor's container image (dist/containers/edge.Containerfile) in the machine's
+        podman, tagged localhost/edge-infer:ARCH (and :latest for this machine's), around the
+        binary of the Debian package above; its base is made here with mmdebstrap and
+        imported (no registry). Prints the tag.
+  image-test
+        As root, in a private podman: builds the amd64 and arm64 images, has each classify a
+        bundled clip (arm64 under qemu, registered with binfmt_misc), and runs the amd64 one
+        with the shipped config, a token secret and a published loopback port: /healthz, the
+        token, the image's healthcheck, its user, a clean stop.
   provision [SUITE...] [--check]
-        Installs what the suites need (default: all of them): tests, aarch64, libtorch, deb.
+        Installs what the suites need (default: all of them): tests, aarch64, libtorch, deb,
+        images.
         --check only checks, and exits 2 naming what is missing.
   provision --from-nothing
         Shows the plan for a machine with no package installed, and has apt resolve it
@@ -75,6 +88,15 @@ pub fn run(args: &[String]) -> Result {
                 )));
             }
             tasks::systemd::run()
+        }
+        "image" => tasks::image::run(rest),
+        "image-test" => {
+            if !rest.is_empty() {
+                return Err(Failure::Usage(format!(
+                    "`image-test` takes no arguments: {rest:?}"
+                )));
+            }
+            tasks::image::test(None)
         }
         "ci" => {
             if !rest.is_empty() {
@@ -124,7 +146,7 @@ fn suites<'a>(names: impl Iterator<Item = &'a String>) -> Result<Vec<Suite>> {
     for n in names {
         let s = Suite::from_name(n).ok_or_else(|| {
             Failure::Usage(format!(
-                "unknown suite `{n}` (the suites: tests, aarch64, libtorch, deb)"
+                "unknown suite `{n}` (the suites: tests, aarch64, libtorch, deb, images)"
             ))
         })?;
         out.push(s);

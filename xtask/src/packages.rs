@@ -16,10 +16,18 @@ pub enum Suite {
     Libtorch,
     /// edge-infer's Debian packages (`cargo xtask deb`).
     Deb,
+    /// The container images (`cargo xtask image`, `image-test`).
+    Images,
 }
 
 impl Suite {
-    pub const ALL: [Suite; 4] = [Suite::Tests, Suite::Aarch64, Suite::Libtorch, Suite::Deb];
+    pub const ALL: [Suite; 5] = [
+        Suite::Tests,
+        Suite::Aarch64,
+        Suite::Libtorch,
+        Suite::Deb,
+        Suite::Images,
+    ];
 
     /// The suite's name on the command line.
     pub fn name(self) -> &'static str {
@@ -28,6 +36,7 @@ impl Suite {
             Suite::Aarch64 => "aarch64",
             Suite::Libtorch => "libtorch",
             Suite::Deb => "deb",
+            Suite::Images => "images",
         }
     }
 
@@ -56,7 +65,7 @@ impl Package {
     }
 }
 
-use Suite::{Aarch64, Deb, Libtorch, Tests};
+use Suite::{Aarch64, Deb, Images, Libtorch, Tests};
 
 /// Every Debian package any suite needs.
 pub const PACKAGES: &[Package] = &[
@@ -111,8 +120,8 @@ pub const PACKAGES: &[Package] = &[
     Package {
         name: "qemu-user-static",
         arch: None,
-        suites: &[Tests, Aarch64],
-        why: "the portability tests run the x86 binaries on CPUs without AVX-512 and AVX; the aarch64 tests run under it",
+        suites: &[Tests, Aarch64, Images],
+        why: "the portability tests run the x86 binaries on CPUs without AVX-512 and AVX; the aarch64 tests and the arm64 image run under it",
     },
     Package {
         name: "rustc-web",
@@ -153,14 +162,26 @@ pub const PACKAGES: &[Package] = &[
     Package {
         name: "mmdebstrap",
         arch: None,
-        suites: &[Deb],
-        why: "makes the throwaway Debian root the package is installed into (cached)",
+        suites: &[Deb, Images],
+        why: "makes the throwaway Debian root the package is installed into, and the images' base (cached)",
     },
     Package {
         name: "systemd-container",
         arch: None,
         suites: &[Deb],
         why: "systemd-nspawn boots that root with systemd for the service test",
+    },
+    Package {
+        name: "podman",
+        arch: None,
+        suites: &[Images],
+        why: "builds and runs the container images (no registry: bases are imported)",
+    },
+    Package {
+        name: "runc",
+        arch: None,
+        suites: &[Images],
+        why: "podman's runtime here (crun refuses a hybrid cgroup layout)",
     },
     Package {
         name: "python3-venv",
@@ -317,7 +338,14 @@ chromium-driver:amd64 installed
     #[test]
     fn on_an_empty_machine_every_package_is_missing() {
         let empty = Installed::parse("amd64", "");
-        for suites in [&Suite::ALL[..], &[Tests], &[Aarch64], &[Libtorch], &[Deb]] {
+        for suites in [
+            &Suite::ALL[..],
+            &[Tests],
+            &[Aarch64],
+            &[Libtorch],
+            &[Deb],
+            &[Images],
+        ] {
             let need = needed(suites);
             assert!(!need.is_empty());
             assert_eq!(missing(&need, &empty), need, "{suites:?}");

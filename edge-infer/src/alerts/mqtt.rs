@@ -367,7 +367,7 @@ pub fn publish_once(
     })
 }
 
-pub(super) fn tls_config(
+pub(crate) fn tls_config(
     ca_file: Option<&std::path::Path>,
 ) -> Result<rustls::ClientConfig, MqttError> {
     use rustls::pki_types::CertificateDer;

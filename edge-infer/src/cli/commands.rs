@@ -11,8 +11,8 @@ use super::model::ModelArgs;
 use super::pipeline::PipelineArgs;
 use crate::bench::BenchConfig;
 use crate::config::{
-    BenchCommandConfig, ClassifyConfig, DevicesConfig, ListenConfig, ServeConfig, StreamConfig,
-    StreamInput,
+    BenchCommandConfig, ClassifyConfig, DevicesConfig, HealthConfig, ListenConfig, ServeConfig,
+    StreamConfig, StreamInput,
 };
 use crate::error::UsageError;
 use crate::stream::Format;
@@ -96,6 +96,42 @@ impl ServeArgs {
             .into_config(false)?
             .ok_or_else(|| UsageError("serve needs --http IP:PORT".into()))?;
         Ok(ServeConfig { model, http })
+    }
+}
+
+/// `health` arguments.
+#[derive(Debug, Args)]
+pub struct HealthArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The monitor's health endpoint (`--http` of `listen`, `stream` or `serve`).
+    #[arg(
+        long,
+        value_name = "URL",
+        default_value = "http://127.0.0.1:8080/healthz"
+    )]
+    pub url: String,
+    /// Seconds to wait for the answer.
+    #[arg(long, value_name = "S", default_value_t = 5)]
+    pub timeout_seconds: u64,
+}
+
+impl HealthArgs {
+    /// The validated config: an http(s) URL and a timeout of at least a second.
+    pub fn into_config(self) -> Result<HealthConfig, UsageError> {
+        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
+            return Err(UsageError(format!(
+                "--url must be an http:// or https:// URL, not `{}`",
+                self.url
+            )));
+        }
+        if self.timeout_seconds == 0 {
+            return Err(UsageError("--timeout-seconds must be at least 1".into()));
+        }
+        Ok(HealthConfig {
+            url: self.url,
+            timeout: std::time::Duration::from_secs(self.timeout_seconds),
+        })
     }
 }
 

@@ -20,7 +20,7 @@ use clap::{Parser, Subcommand};
 
 pub use alerts::{AlertArgs, WEBHOOK_QUEUE, WebhookArgs};
 pub use commands::{
-    BenchArgs, ClassifyArgs, DevicesArgs, ListenArgs, RawFormat, ServeArgs, StreamArgs,
+    BenchArgs, ClassifyArgs, DevicesArgs, HealthArgs, ListenArgs, RawFormat, ServeArgs, StreamArgs,
 };
 pub use config_file::{ConfigArg, with_config_file};
 pub use detector::DetectorArgs;
@@ -63,4 +63,8 @@ pub enum Command {
     /// `stream` and `listen`.
     #[command(after_help = EXIT_CODES, args_override_self = true)]
     Serve(ServeArgs),
+    /// Ask a running monitor's /healthz; exit 0 when it answers 200, 1 otherwise (the
+    /// container image's healthcheck, which has no curl).
+    #[command(after_help = EXIT_CODES, args_override_self = true)]
+    Health(HealthArgs),
 }

@@ -4,6 +4,7 @@
 mod bench;
 mod classify;
 mod devices;
+mod health;
 mod listen;
 mod serve;
 mod stream;
@@ -20,5 +21,6 @@ pub fn run(cli: Cli) -> Result<(), Error> {
         Command::Devices(args) => devices::run(&args.into_config()),
         Command::Bench(args) => bench::run(&args.into_config()?),
         Command::Serve(args) => serve::run(&args.into_config()?),
+        Command::Health(args) => health::run(&args.into_config()?),
     }
 }

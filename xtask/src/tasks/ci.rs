@@ -361,12 +361,14 @@ pub fn run() -> Result {
         Ok(())
     })?;
 
+    let mut packages = Vec::new();
     steps.run(
         "Debian packages (cargo xtask deb): amd64 and arm64 from the binaries tested above, checked",
         || {
             for arch in [deb::Arch::Amd64, deb::Arch::Arm64] {
                 let package = deb::build(arch, false)?;
                 deb::check(&package, arch)?;
+                packages.push((arch, package));
             }
             Ok(())
         },
@@ -374,6 +376,10 @@ pub fn run() -> Result {
     steps.run(
         "the amd64 package under a real systemd (cargo xtask systemd-test)",
         crate::tasks::systemd::run,
+    )?;
+    steps.run(
+        "container images of those packages, amd64 and arm64, run in podman (cargo xtask image-test)",
+        || crate::tasks::image::test(Some(&packages)),
     )?;
 
     // The libtorch backend: torch from PyPI, in a venv cached under the build directory, provides

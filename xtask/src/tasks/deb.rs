@@ -32,7 +32,7 @@ impl Arch {
         }
     }
 
-    fn from_name(name: &str) -> Option<Arch> {
+    pub fn from_name(name: &str) -> Option<Arch> {
         [Arch::Amd64, Arch::Arm64]
             .into_iter()
             .find(|a| a.name() == name)

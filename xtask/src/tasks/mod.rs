@@ -2,5 +2,6 @@
 
 pub mod ci;
 pub mod deb;
+pub mod image;
 pub mod systemd;
 pub mod test;
