@@ -1,202 +1,18 @@
-//! `cargo xtask image edge [--arch amd64|arm64] [--release]`: the monitor's container image
-//! (`dist/containers/edge.Containerfile`), tagged `localhost/edge-infer:ARCH`, and
-//! `cargo xtask image-test`: both architectures built in a private podman and run for real.
-//!
-//! No registry: the base is made here from Debian's packages (`mmdebstrap --variant=extract`:
-//! glibc, ALSA, CA certificates, nothing that runs), cached as a tarball under the build
-//! directory and `podman import`ed; the binary is the one the Debian package carries
-//! (stripped), so CI images what it tested and packaged.
+//! `cargo xtask image-test`: the monitor's images built in a private podman and run for real.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::cmd::{Cmd, cache_dir, workspace_root};
+use super::edge::{build_edge, edge_tag};
+use super::step;
+use crate::cmd::{cache_dir, workspace_root};
 use crate::error::{Failure, Result};
 use crate::packages::Suite;
 use crate::podman::{self, Podman};
 use crate::provision::{self, Mode};
 use crate::tasks::deb::{self, Arch};
-
-/// The Debian release of the base, as the package's.
-const RELEASE: &str = "bookworm";
-/// What the base holds: what the binary links (glibc, libgcc, ALSA) and the CA certificates
-/// that `mqtts://` and https webhooks verify against.
-const BASE_PACKAGES: &str = "libc6,libgcc-s1,libasound2,ca-certificates";
-/// What the extract variant cannot do, done after extraction: the CA bundle that
-/// ca-certificates' maintainer script would make, the image's users and its state directory.
-/// Docs, manuals and translations go. (One line: mmdebstrap takes a hook with a newline for a
-/// file name first.)
-const BASE_HOOK: &[&str] = &[
-    r#"cat "$1"/usr/share/ca-certificates/mozilla/*.crt > "$1"/etc/ssl/certs/ca-certificates.crt"#,
-    r#"rm -rf "$1"/usr/share/doc "$1"/usr/share/man "$1"/usr/share/locale "$1"/usr/share/lintian"#,
-    r#"printf 'root:x:0:0:root:/root:/usr/sbin/nologin\nedge-infer:x:10001:29:edge-infer:/var/lib/edge-infer:/usr/sbin/nologin\n' > "$1"/etc/passwd"#,
-    r#"printf 'root:x:0:\naudio:x:29:edge-infer\nedge-infer:x:10001:\n' > "$1"/etc/group"#,
-    r#"mkdir -p "$1"/etc/edge-infer "$1"/var/lib/edge-infer "$1"/tmp"#,
-    r#"chmod 1777 "$1"/tmp"#,
-    r#"chown 10001:29 "$1"/var/lib/edge-infer"#,
-    r#"chmod 750 "$1"/var/lib/edge-infer"#,
-];
-/// The image's name.
-pub const EDGE_IMAGE: &str = "localhost/edge-infer";
-
-fn step(m: impl Into<String>) -> Failure {
-    Failure::Step(m.into())
-}
-
-/// The tag of the edge image for `arch`.
-pub fn edge_tag(arch: Arch) -> String {
-    format!("{EDGE_IMAGE}:{}", arch.name())
-}
-
-fn native() -> Option<Arch> {
-    match std::env::consts::ARCH {
-        "x86_64" => Some(Arch::Amd64),
-        "aarch64" => Some(Arch::Arm64),
-        _ => None,
-    }
-}
-
-/// The cached base root for `arch`, made once per release and package list.
-fn base_tarball(arch: Arch) -> Result<PathBuf> {
-    let dir = cache_dir().join("images");
-    // The hook's text is part of the name: a changed hook makes a new base.
-    let hook = BASE_HOOK.join(" && ");
-    let hook_id = hook.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
-    });
-    let tar = dir.join(format!(
-        "edge-infer-base-{RELEASE}-{}-{}-{hook_id:016x}.tar",
-        arch.name(),
-        BASE_PACKAGES.replace(',', "+")
-    ));
-    if tar.is_file() {
-        eprintln!("image: cached base {}", tar.display());
-        return Ok(tar);
-    }
-    std::fs::create_dir_all(&dir).map_err(|e| step(format!("{}: {e}", dir.display())))?;
-    // mmdebstrap picks its output format by the name's ending: keep `.tar` last.
-    let partial = tar.with_extension("partial.tar");
-    Cmd::new("mmdebstrap")
-        .args(["--variant=extract", "--quiet"])
-        .arg(format!("--arch={}", arch.name()))
-        .arg(format!("--include={BASE_PACKAGES}"))
-        .arg(format!("--extract-hook={hook}"))
-        .args([RELEASE, &partial.to_string_lossy()])
-        .run()?;
-    std::fs::rename(&partial, &tar).map_err(|e| step(format!("{}: {e}", tar.display())))?;
-    Ok(tar)
-}
-
-/// Imports the base for `arch` and returns its tag.
-fn import_base(podman: &Podman, arch: Arch) -> Result<String> {
-    let tar = base_tarball(arch)?;
-    let tag = format!("localhost/edge-infer-base:{RELEASE}-{}", arch.name());
-    podman
-        .cmd()
-        .args(["import", "--quiet", "--arch", arch.name()])
-        .args([&tar.to_string_lossy(), tag.as_str()])
-        .read()?;
-    Ok(tag)
-}
-
-/// Builds the edge image for `arch` around the binary in `package` (an edge-infer .deb of
-/// that architecture); returns its tag.
-pub fn build_edge(podman: &Podman, arch: Arch, package: &Path) -> Result<String> {
-    let base = import_base(podman, arch)?;
-    let context = std::env::temp_dir().join(format!(
-        "xtask-image-{}-{}",
-        arch.name(),
-        std::process::id()
-    ));
-    let _ = std::fs::remove_dir_all(&context);
-    std::fs::create_dir_all(&context).map_err(|e| step(format!("{}: {e}", context.display())))?;
-    let unpacked = context.join("deb");
-    Cmd::new("dpkg-deb")
-        .args(["--extract", &package.to_string_lossy()])
-        .arg(unpacked.to_string_lossy())
-        .run()?;
-    std::fs::rename(
-        unpacked.join("usr/bin/edge-infer"),
-        context.join("edge-infer"),
-    )
-    .map_err(|e| step(format!("{}: no usr/bin/edge-infer: {e}", package.display())))?;
-    let _ = std::fs::remove_dir_all(&unpacked);
-    let tag = edge_tag(arch);
-    let mut build = podman
-        .cmd()
-        .args(["build", "--pull=never", "--format", "docker", "--quiet"])
-        .args(["--arch", arch.name()])
-        .arg(format!("--build-arg=BASE={base}"))
-        .arg("--file")
-        .arg(
-            workspace_root()
-                .join("dist/containers/edge.Containerfile")
-                .to_string_lossy(),
-        )
-        .args(["--tag", &tag]);
-    if native() == Some(arch) {
-        build = build.args(["--tag", &format!("{EDGE_IMAGE}:latest")]);
-    }
-    let built = build.arg(context.to_string_lossy()).read();
-    let _ = std::fs::remove_dir_all(&context);
-    built?;
-    eprintln!(
-        "image: {tag} ({} MB)",
-        image_size(podman, &tag)? / 1_000_000
-    );
-    Ok(tag)
-}
-
-/// The image's size as podman counts it (its layers, uncompressed).
-fn image_size(podman: &Podman, tag: &str) -> Result<u64> {
-    let text = podman
-        .cmd()
-        .args(["image", "inspect", "--format", "{{.Size}}", tag])
-        .read()?;
-    text.trim()
-        .parse()
-        .map_err(|e| step(format!("podman's size of {tag}: `{}`: {e}", text.trim())))
-}
-
-/// `cargo xtask image edge [--arch amd64|arm64] [--release]`.
-pub fn run(args: &[String]) -> Result {
-    let usage = || {
-        Failure::Usage(
-            "`image` takes `edge [--arch amd64|arm64] [--release]` (`image-test` runs them)".into(),
-        )
-    };
-    let (what, rest) = args.split_first().ok_or_else(usage)?;
-    if what != "edge" {
-        return Err(usage());
-    }
-    let mut arch = native().unwrap_or(Arch::Amd64);
-    let mut release = false;
-    let mut it = rest.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--release" => release = true,
-            "--arch" => {
-                let name = it.next().map(String::as_str).unwrap_or("");
-                arch = Arch::from_name(name).ok_or_else(|| {
-                    Failure::Usage(format!("--arch takes amd64 or arm64, not `{name}`"))
-                })?;
-            }
-            _ => return Err(usage()),
-        }
-    }
-    let mut suites = vec![Suite::Deb, Suite::Images];
-    if arch == Arch::Arm64 {
-        suites.push(Suite::Aarch64);
-    }
-    provision::provision(&suites, Mode::Install)?;
-    let package = deb::build(arch, release)?;
-    deb::check(&package, arch)?;
-    let tag = build_edge(&Podman::machine(), arch, &package)?;
-    println!("{tag}");
-    Ok(())
-}
 
 /// A loopback port free now.
 fn free_port() -> Result<u16> {
@@ -274,7 +90,7 @@ fn a_clip() -> Result<PathBuf> {
 /// under qemu), and the amd64 one runs as the README says, with the shipped container config,
 /// a token as a podman secret and a published loopback port: /healthz answers, the API wants
 /// the token, the image's own healthcheck passes, it runs as edge-infer, and stops cleanly.
-pub fn test(packages: Option<&[(Arch, PathBuf)]>) -> Result {
+pub fn run(packages: Option<&[(Arch, PathBuf)]>) -> Result {
     if !crate::cmd::is_root() {
         return Err(Failure::Unprovisioned(
             "the image test mounts binfmt_misc and runs podman as root: run `cargo xtask \
