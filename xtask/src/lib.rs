@@ -3,6 +3,7 @@
 //! README's test command, and CI.
 
 pub mod artifacts;
+pub mod checks;
 pub mod cmd;
 pub mod error;
 pub mod json;
