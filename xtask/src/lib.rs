@@ -39,7 +39,8 @@ Tasks:
         amd64 package with apt, and checks the service for real: READY=1, its user and
         hardening, the watchdog restarting a hung process, a clean stop, apt purge.
   provision [SUITE...] [--check]
-        Installs what the suites need (default: all of them): tests, aarch64, libtorch, deb.
+        Installs what the suites need (default: all of them): tests, aarch64, libtorch, deb,
+        home-assistant.
         --check only checks, and exits 2 naming what is missing.
   provision --from-nothing
         Shows the plan for a machine with no package installed, and has apt resolve it
@@ -101,11 +102,12 @@ pub fn run(args: &[String]) -> Result {
             for v in packages::venvs(&suites) {
                 let used: Vec<&str> = v.suites.iter().map(|s| s.name()).collect();
                 println!(
-                    "{:28} {:22} {} (pip install {}, in {})",
+                    "{:28} {:22} {} (pip install {}, with {}, in {})",
                     format!("venv {}", v.dir),
                     used.join(","),
                     v.why,
                     v.requirements.join(" "),
+                    v.python.describe(),
                     provision::venv_dir(v).display()
                 );
             }
@@ -125,7 +127,8 @@ fn suites<'a>(names: impl Iterator<Item = &'a String>) -> Result<Vec<Suite>> {
     for n in names {
         let s = Suite::from_name(n).ok_or_else(|| {
             Failure::Usage(format!(
-                "unknown suite `{n}` (the suites: tests, aarch64, libtorch, deb)"
+                "unknown suite `{n}` (the suites: {})",
+                Suite::ALL.map(Suite::name).join(", ")
             ))
         })?;
         out.push(s);

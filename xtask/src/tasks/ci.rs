@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::artifacts::{self, Artifact};
 use crate::cmd::{Cmd, cargo, target_dir, workspace_root};
 use crate::error::{Failure, Result};
-use crate::packages::{Suite, VENVS};
+use crate::packages::{self, Suite};
 use crate::provision::{self, Mode, venv_python};
 use crate::prune;
 use crate::readme;
@@ -382,7 +382,7 @@ pub fn run() -> Result {
     steps.run(
         "libtorch backend: clippy and parity tests with --features tch",
         || {
-            let python = venv_python(&VENVS[0]);
+            let python = venv_python(packages::venvs(&[Suite::Libtorch])[0]);
             let torch_lib = Cmd::new(python.to_string_lossy())
                 .args([
                     "-c",
