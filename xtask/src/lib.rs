@@ -31,7 +31,8 @@ Tasks:
   ci    What CI runs (.ci/run): provisioning of every suite, fmt, clippy, the README's two
         commands as written, the check that the second reuses the first one's build, the
         mutation harnesses, edge-infer for aarch64 under qemu, the Debian packages (amd64,
-        arm64) and the amd64 one under a real systemd, the libtorch backend.
+        arm64) and the amd64 one under a real systemd, a real Home Assistant, the libtorch
+        backend.
   deb [--arch amd64|arm64] [--release]
         edge-infer's Debian package, checked (files, conffile, user, unit not enabled, a
         binary that runs): by default from the binary the tests built (dev profile, with the
@@ -40,6 +41,13 @@ Tasks:
         As root: boots a Debian root (mmdebstrap, cached) under systemd-nspawn, installs the
         amd64 package with apt, and checks the service for real: READY=1, its user and
         hardening, the watchdog restarting a hung process, a clean stop, apt purge.
+  ha-test
+        edge-infer against a real Home Assistant Core (a pinned release from PyPI in a cached
+        venv) and mosquitto on loopback: onboarding and the MQTT integration set up over HA's
+        REST API, then a cry recording streamed with --ha-discovery and HA's own states checked:
+        the three entities and their ids, crying on then off, the cry_started event, the
+        reason, the entities back after HA restarts (the birth message), and every entity
+        unavailable once the monitor is killed (the last will).
   provision [SUITE...] [--check]
         Installs what the suites need (default: all of them): tests, aarch64, libtorch, deb,
         home-assistant.
@@ -79,6 +87,14 @@ pub fn run(args: &[String]) -> Result {
                 )));
             }
             tasks::systemd::run()
+        }
+        "ha-test" => {
+            if !rest.is_empty() {
+                return Err(Failure::Usage(format!(
+                    "`ha-test` takes no arguments: {rest:?}"
+                )));
+            }
+            tasks::home_assistant::run()
         }
         "ci" => {
             if !rest.is_empty() {

@@ -375,6 +375,10 @@ pub fn run() -> Result {
         "the amd64 package under a real systemd (cargo xtask systemd-test)",
         crate::tasks::systemd::run,
     )?;
+    steps.run(
+        "a real Home Assistant (cargo xtask ha-test)",
+        crate::tasks::home_assistant::run,
+    )?;
 
     // The libtorch backend: torch from PyPI, in a venv cached under the build directory, provides
     // libtorch; nothing in the product needs Python.

@@ -2,5 +2,6 @@
 
 pub mod ci;
 pub mod deb;
+pub mod home_assistant;
 pub mod systemd;
 pub mod test;
