@@ -1,4 +1,5 @@
-//! A small JSON reader for cargo's `--message-format=json` lines.
+//! A small JSON reader for cargo's `--message-format=json` lines and Home Assistant's answers,
+//! and the one writer of JSON strings for the requests xtask sends.
 //!
 //! xtask has no dependencies (see its Cargo.toml), so it reads JSON itself: values, not
 //! streaming, strings with every escape JSON has, numbers kept as text (cargo's messages carry
@@ -47,6 +48,57 @@ impl Value {
             _ => Vec::new(),
         }
     }
+}
+
+/// Compact JSON, as parsed (numbers as they were written).
+impl std::fmt::Display for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Value::Null => f.write_str("null"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Number(n) => f.write_str(n),
+            Value::String(s) => f.write_str(&quote(s)),
+            Value::Array(items) => {
+                f.write_str("[")?;
+                for (i, v) in items.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{v}")?;
+                }
+                f.write_str("]")
+            }
+            Value::Object(map) => {
+                f.write_str("{")?;
+                for (i, (k, v)) in map.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(",")?;
+                    }
+                    write!(f, "{}:{v}", quote(k))?;
+                }
+                f.write_str("}")
+            }
+        }
+    }
+}
+
+/// `s` as a JSON string literal, quotes included.
+pub fn quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if u32::from(c) < 0x20 => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 /// Parses one JSON document; the error says where and what.
@@ -268,6 +320,29 @@ mod tests {
                 Value::String("é😀".into())
             ])
         );
+    }
+
+    #[test]
+    fn quoted_strings_read_back_as_they_were() {
+        for s in [
+            "",
+            "plain",
+            "a\"b\\c",
+            "line\nbreak\ttab\r",
+            "\u{1}\u{1f}",
+            "é😀",
+        ] {
+            assert_eq!(parse(&quote(s)), Ok(Value::String(s.into())), "{s:?}");
+        }
+        assert_eq!(quote("a\"b"), r#""a\"b""#);
+    }
+
+    #[test]
+    fn values_are_written_back_as_compact_json() {
+        let text = r#"{"a":[1,-2.5e3,null,true,{}],"b":"x\"y"}"#;
+        assert_eq!(parse(text).unwrap().to_string(), text);
+        let spaced = parse(" { \"b\" : [ ] , \"a\" : \"\\u00e9\" } ").unwrap();
+        assert_eq!(spaced.to_string(), r#"{"a":"é","b":[]}"#);
     }
 
     #[test]

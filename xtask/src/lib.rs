@@ -3,9 +3,12 @@
 //! README's test command, and CI.
 
 pub mod artifacts;
+pub mod checks;
 pub mod cmd;
 pub mod error;
+pub mod http;
 pub mod json;
+pub mod mqtt;
 pub mod packages;
 pub mod podman;
 pub mod provision;
@@ -29,7 +32,8 @@ Tasks:
   ci    What CI runs (.ci/run): provisioning of every suite, fmt, clippy, the README's two
         commands as written, the check that the second reuses the first one's build, the
         mutation harnesses, edge-infer for aarch64 under qemu, the Debian packages (amd64,
-        arm64) and the amd64 one under a real systemd, the container images, the libtorch
+        arm64) and the amd64 one under a real systemd, the container images, a real Home
+        Assistant, the libtorch
         backend.
   deb [--arch amd64|arm64] [--release]
         edge-infer's Debian package, checked (files, conffile, user, unit not enabled, a
@@ -49,9 +53,16 @@ Tasks:
         bundled clip (arm64 under qemu, registered with binfmt_misc), and runs the amd64 one
         with the shipped config, a token secret and a published loopback port: /healthz, the
         token, the image's healthcheck, its user, a clean stop.
+  ha-test
+        edge-infer against a real Home Assistant Core (a pinned release from PyPI in a cached
+        venv) and mosquitto on loopback: onboarding and the MQTT integration set up over HA's
+        REST API, then a cry recording streamed with --ha-discovery and HA's own states checked:
+        the three entities and their ids, crying on then off, the cry_started event, the
+        reason, the entities back after HA restarts (the birth message), and every entity
+        unavailable once the monitor is killed (the last will).
   provision [SUITE...] [--check]
         Installs what the suites need (default: all of them): tests, aarch64, libtorch, deb,
-        images.
+        images, home-assistant.
         --check only checks, and exits 2 naming what is missing.
   provision --from-nothing
         Shows the plan for a machine with no package installed, and has apt resolve it
@@ -98,6 +109,14 @@ pub fn run(args: &[String]) -> Result {
             }
             tasks::image::test(None)
         }
+        "ha-test" => {
+            if !rest.is_empty() {
+                return Err(Failure::Usage(format!(
+                    "`ha-test` takes no arguments: {rest:?}"
+                )));
+            }
+            tasks::home_assistant::run()
+        }
         "ci" => {
             if !rest.is_empty() {
                 return Err(Failure::Usage(format!("`ci` takes no arguments: {rest:?}")));
@@ -122,11 +141,12 @@ pub fn run(args: &[String]) -> Result {
             for v in packages::venvs(&suites) {
                 let used: Vec<&str> = v.suites.iter().map(|s| s.name()).collect();
                 println!(
-                    "{:28} {:22} {} (pip install {}, in {})",
+                    "{:28} {:22} {} (pip install {}, with {}, in {})",
                     format!("venv {}", v.dir),
                     used.join(","),
                     v.why,
                     v.requirements.join(" "),
+                    v.python.describe(),
                     provision::venv_dir(v).display()
                 );
             }
@@ -146,7 +166,8 @@ fn suites<'a>(names: impl Iterator<Item = &'a String>) -> Result<Vec<Suite>> {
     for n in names {
         let s = Suite::from_name(n).ok_or_else(|| {
             Failure::Usage(format!(
-                "unknown suite `{n}` (the suites: tests, aarch64, libtorch, deb, images)"
+                "unknown suite `{n}` (the suites: {})",
+                Suite::ALL.map(Suite::name).join(", ")
             ))
         })?;
         out.push(s);

@@ -18,15 +18,18 @@ pub enum Suite {
     Deb,
     /// The container images (`cargo xtask image`, `image-test`).
     Images,
+    /// The monitor against a real Home Assistant (`cargo xtask ha-test`).
+    HomeAssistant,
 }
 
 impl Suite {
-    pub const ALL: [Suite; 5] = [
+    pub const ALL: [Suite; 6] = [
         Suite::Tests,
         Suite::Aarch64,
         Suite::Libtorch,
         Suite::Deb,
         Suite::Images,
+        Suite::HomeAssistant,
     ];
 
     /// The suite's name on the command line.
@@ -37,6 +40,7 @@ impl Suite {
             Suite::Libtorch => "libtorch",
             Suite::Deb => "deb",
             Suite::Images => "images",
+            Suite::HomeAssistant => "home-assistant",
         }
     }
 
@@ -65,7 +69,7 @@ impl Package {
     }
 }
 
-use Suite::{Aarch64, Deb, Images, Libtorch, Tests};
+use Suite::{Aarch64, Deb, HomeAssistant, Images, Libtorch, Tests};
 
 /// Every Debian package any suite needs.
 pub const PACKAGES: &[Package] = &[
@@ -102,8 +106,8 @@ pub const PACKAGES: &[Package] = &[
     Package {
         name: "mosquitto",
         arch: None,
-        suites: &[Tests],
-        why: "the MQTT tests start Debian's broker on loopback",
+        suites: &[Tests, HomeAssistant],
+        why: "the MQTT tests and the Home Assistant test start Debian's broker on loopback",
     },
     Package {
         name: "chromium",
@@ -191,11 +195,33 @@ pub const PACKAGES: &[Package] = &[
     },
 ];
 
+/// The Python a venv is made with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Python {
+    /// `python3` on the PATH.
+    OnPath,
+    /// A version pyenv installed: `$PYENV_ROOT/versions/VERSION/bin/python3` (`~/.pyenv`
+    /// without `PYENV_ROOT`).
+    Pyenv(&'static str),
+}
+
+impl Python {
+    /// How messages name it.
+    pub fn describe(self) -> String {
+        match self {
+            Python::OnPath => "python3 on the PATH".into(),
+            Python::Pyenv(version) => format!("pyenv's Python {version}"),
+        }
+    }
+}
+
 /// A Python environment cached under the build directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Venv {
     /// Its folder's name under `<target dir>/xtask/`.
     pub dir: &'static str,
+    /// The interpreter `-m venv` runs with.
+    pub python: Python,
     /// What `pip install` takes.
     pub requirements: &'static [&'static str],
     /// Python code that succeeds only in a complete environment.
@@ -205,14 +231,36 @@ pub struct Venv {
 }
 
 /// Every cached Python environment any suite needs.
-pub const VENVS: &[Venv] = &[Venv {
-    dir: "venv-torch-2.9.0",
-    // tch 0.22 expects libtorch 2.9.
-    requirements: &["torch==2.9.0"],
-    check: "import torch; assert torch.__version__.startswith('2.9.0')",
-    suites: &[Libtorch],
-    why: "libtorch for host-train --features tch (tch 0.22 expects 2.9)",
-}];
+pub const VENVS: &[Venv] = &[
+    Venv {
+        dir: "venv-torch-2.9.0",
+        python: Python::OnPath,
+        // tch 0.22 expects libtorch 2.9.
+        requirements: &["torch==2.9.0"],
+        check: "import torch; assert torch.__version__.startswith('2.9.0')",
+        suites: &[Libtorch],
+        why: "libtorch for host-train --features tch (tch 0.22 expects 2.9)",
+    },
+    Venv {
+        dir: "venv-homeassistant-2025.4.4",
+        // Home Assistant 2025.5 needs Python 3.13.2; 2025.4 is the newest that the machine's
+        // newest Python (pyenv's 3.13.0) takes. Debian's 3.11 would stop at 2024.3.
+        python: Python::Pyenv("3.13.0"),
+        // `hass --skip-pip` installs nothing when it starts, so what the integrations it loads
+        // require is here, pinned as their manifest.json files in 2025.4.4 pin it: mqtt's client,
+        // and the frontend (a default integration; without it Home Assistant starts in
+        // recovery mode). The rest of the default integrations' come with homeassistant.
+        requirements: &[
+            "homeassistant==2025.4.4",
+            "paho-mqtt==2.1.0",
+            "home-assistant-frontend==20250411.0",
+        ],
+        check: "import homeassistant.const as c, paho.mqtt.client, hass_frontend; \
+                assert c.__version__ == '2025.4.4'",
+        suites: &[HomeAssistant],
+        why: "Home Assistant Core for the real-HA test (cargo xtask ha-test)",
+    },
+];
 
 /// A program installed with `cargo install`, cached under the build directory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -345,6 +393,7 @@ chromium-driver:amd64 installed
             &[Libtorch],
             &[Deb],
             &[Images],
+            &[HomeAssistant],
         ] {
             let need = needed(suites);
             assert!(!need.is_empty());
@@ -402,5 +451,37 @@ chromium-driver:amd64 installed
         ] {
             assert!(names.contains(&n), "{n}");
         }
+    }
+
+    #[test]
+    fn every_suite_is_named_once_on_the_command_line() {
+        for s in Suite::ALL {
+            assert_eq!(Suite::from_name(s.name()), Some(s));
+        }
+        assert_eq!(Suite::from_name("home-assistant"), Some(HomeAssistant));
+    }
+
+    #[test]
+    fn the_home_assistant_test_needs_the_broker_and_a_venv_of_the_release_it_pins() {
+        let names: Vec<&str> = needed(&[HomeAssistant]).iter().map(|p| p.name).collect();
+        assert_eq!(names, ["mosquitto"]);
+        let [ha] = venvs(&[HomeAssistant])[..] else {
+            panic!("one venv for Home Assistant")
+        };
+        let version = ha
+            .requirements
+            .iter()
+            .find_map(|r| r.strip_prefix("homeassistant=="))
+            .expect("homeassistant pinned");
+        assert_eq!(ha.dir, format!("venv-homeassistant-{version}"));
+        assert!(ha.check.contains(&format!("'{version}'")), "{}", ha.check);
+        assert!(matches!(ha.python, Python::Pyenv(_)));
+        // Every requirement pinned exactly, so the cached venv is one environment.
+        for v in VENVS {
+            for r in v.requirements {
+                assert!(r.contains("=="), "{r} in {} is not pinned", v.dir);
+            }
+        }
+        assert_eq!(venvs(&[Libtorch])[0].python, Python::OnPath);
     }
 }

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use crate::cmd::{Cmd, cache_dir, is_root};
 use crate::error::{Failure, Result};
-use crate::packages::{self, CargoTool, Installed, Package, Suite, Venv};
+use crate::packages::{self, CargoTool, Installed, Package, Python, Suite, Venv};
 
 /// Reads what dpkg has installed; `None` on a machine without dpkg.
 pub fn installed() -> Option<Installed> {
@@ -194,6 +194,45 @@ pub fn venv_python(venv: &Venv) -> PathBuf {
     venv_dir(venv).join("bin/python")
 }
 
+/// Where pyenv keeps its Pythons: `$PYENV_ROOT`, else `~/.pyenv`.
+fn pyenv_root(pyenv_root: Option<&str>, home: Option<&str>) -> Option<PathBuf> {
+    match (pyenv_root, home) {
+        (Some(root), _) if !root.is_empty() => Some(PathBuf::from(root)),
+        (_, Some(home)) if !home.is_empty() => Some(PathBuf::from(home).join(".pyenv")),
+        _ => None,
+    }
+}
+
+/// The interpreter a venv is made with; a missing one stops the run naming it (exit 2).
+pub fn interpreter(python: Python) -> Result<PathBuf> {
+    match python {
+        Python::OnPath => Ok(PathBuf::from("python3")),
+        Python::Pyenv(version) => {
+            let root = pyenv_root(
+                std::env::var("PYENV_ROOT").ok().as_deref(),
+                std::env::var("HOME").ok().as_deref(),
+            )
+            .ok_or_else(|| {
+                Failure::Unprovisioned(format!(
+                    "{} is needed, and neither PYENV_ROOT nor HOME says where pyenv is",
+                    python.describe()
+                ))
+            })?;
+            let program = root.join("versions").join(version).join("bin/python3");
+            if program.is_file() {
+                Ok(program)
+            } else {
+                Err(Failure::Unprovisioned(format!(
+                    "{} is missing: there is no {} (install it with `pyenv install {version}`, \
+                     or set PYENV_ROOT to the pyenv that has it)",
+                    python.describe(),
+                    program.display()
+                )))
+            }
+        }
+    }
+}
+
 fn ensure_venv(venv: &Venv, mode: Mode) -> Result {
     let dir = venv_dir(venv);
     let python = venv_python(venv);
@@ -206,8 +245,10 @@ fn ensure_venv(venv: &Venv, mode: Mode) -> Result {
         eprintln!("provision: venv {} ready", dir.display());
         return Ok(());
     }
+    let interpreter = interpreter(venv.python)?;
     let create = format!(
-        "python3 -m venv {0} && {0}/bin/pip install {1}",
+        "{} -m venv {1} && {1}/bin/pip install {2}",
+        interpreter.display(),
         dir.display(),
         venv.requirements.join(" ")
     );
@@ -219,8 +260,9 @@ fn ensure_venv(venv: &Venv, mode: Mode) -> Result {
         )));
     }
     eprintln!(
-        "provision: making the venv {} ({})",
+        "provision: making the venv {} with {} ({})",
         dir.display(),
+        venv.python.describe(),
         venv.why
     );
     let made = (|| {
@@ -232,7 +274,7 @@ fn ensure_venv(venv: &Venv, mode: Mode) -> Result {
             std::fs::create_dir_all(parent)
                 .map_err(|e| Failure::Step(format!("{}: {e}", parent.display())))?;
         }
-        Cmd::new("python3")
+        Cmd::new(interpreter.to_string_lossy())
             .args(["-m", "venv"])
             .arg(dir.to_string_lossy())
             .run()?;
@@ -342,5 +384,32 @@ mod tests {
         let e = may_install(&mosquitto(), Mode::Check, true, &["tests"]).unwrap_err();
         assert_eq!(e.process_exit_code(), 2);
         assert!(may_install(&mosquitto(), Mode::Install, true, &["tests"]).is_ok());
+    }
+
+    #[test]
+    fn pyenv_is_found_where_pyenv_root_says_else_in_home() {
+        assert_eq!(
+            pyenv_root(Some("/opt/pyenv"), Some("/root")),
+            Some(PathBuf::from("/opt/pyenv"))
+        );
+        assert_eq!(
+            pyenv_root(None, Some("/root")),
+            Some(PathBuf::from("/root/.pyenv"))
+        );
+        assert_eq!(
+            pyenv_root(Some(""), Some("/home/a")),
+            Some(PathBuf::from("/home/a/.pyenv"))
+        );
+        assert_eq!(pyenv_root(None, None), None);
+    }
+
+    #[test]
+    fn a_missing_pyenv_python_is_named_with_the_command_that_installs_it() {
+        let e = interpreter(Python::Pyenv("0.0.1-absent")).unwrap_err();
+        assert_eq!(e.process_exit_code(), 2);
+        let m = e.to_string();
+        assert!(m.contains("pyenv's Python 0.0.1-absent is missing"), "{m}");
+        assert!(m.contains("versions/0.0.1-absent/bin/python3"), "{m}");
+        assert!(m.contains("pyenv install 0.0.1-absent"), "{m}");
     }
 }

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::artifacts::{self, Artifact};
 use crate::cmd::{Cmd, cargo, target_dir, workspace_root};
 use crate::error::{Failure, Result};
-use crate::packages::{Suite, VENVS};
+use crate::packages::{self, Suite};
 use crate::provision::{self, Mode, venv_python};
 use crate::prune;
 use crate::readme;
@@ -381,6 +381,10 @@ pub fn run() -> Result {
         "container images of those packages, amd64 and arm64, run in podman (cargo xtask image-test)",
         || crate::tasks::image::test(Some(&packages)),
     )?;
+    steps.run(
+        "a real Home Assistant (cargo xtask ha-test)",
+        crate::tasks::home_assistant::run,
+    )?;
 
     // The libtorch backend: torch from PyPI, in a venv cached under the build directory, provides
     // libtorch; nothing in the product needs Python.
@@ -388,7 +392,7 @@ pub fn run() -> Result {
     steps.run(
         "libtorch backend: clippy and parity tests with --features tch",
         || {
-            let python = venv_python(&VENVS[0]);
+            let python = venv_python(packages::venvs(&[Suite::Libtorch])[0]);
             let torch_lib = Cmd::new(python.to_string_lossy())
                 .args([
                     "-c",

@@ -2,6 +2,7 @@
 
 pub mod ci;
 pub mod deb;
+pub mod home_assistant;
 pub mod image;
 pub mod systemd;
 pub mod test;

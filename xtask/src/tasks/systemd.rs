@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::checks::{self, eventually};
 use crate::cmd::{Cmd, cache_dir, workspace_root};
 use crate::error::{Failure, Result};
 use crate::packages::Suite;
@@ -188,27 +189,8 @@ impl Drop for Container {
     }
 }
 
-/// Waits up to `within` for `check`.
-fn eventually(within: Duration, mut check: impl FnMut() -> bool) -> bool {
-    let deadline = Instant::now() + within;
-    loop {
-        if check() {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(250));
-    }
-}
-
 fn expect(what: &str, ok: bool, seen: &str) -> Result {
-    if ok {
-        eprintln!("systemd-test: ok: {what}");
-        Ok(())
-    } else {
-        Err(step(format!("systemd-test: {what}; seen: {seen}")))
-    }
+    checks::expect("systemd-test", what, ok, seen)
 }
 
 /// Packages the amd64 binary the tests built, boots a root and checks the package in it.

@@ -1,7 +1,5 @@
 //! `cargo xtask image-test`: the monitor's images built in a private podman and run for real.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -13,44 +11,17 @@ use crate::packages::Suite;
 use crate::podman::{self, Podman};
 use crate::provision::{self, Mode};
 use crate::tasks::deb::{self, Arch};
+use crate::{checks, http};
 
-/// A loopback port free now.
-fn free_port() -> Result<u16> {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .map_err(|e| step(format!("no free loopback port: {e}")))
+fn expect(what: &str, ok: bool, seen: &str) -> Result {
+    checks::expect("image-test", what, ok, seen)
 }
 
 /// `GET path` on a loopback port: the status and the body, or `None` when nothing answers.
 fn get(port: u16, path: &str, token: Option<&str>) -> Option<(u16, String)> {
-    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    let auth = token
-        .map(|t| format!("Authorization: Bearer {t}\r\n"))
-        .unwrap_or_default();
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{auth}Connection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.split_whitespace().nth(1)?.parse().ok()?;
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    Some((status, body))
-}
-
-fn expect(what: &str, ok: bool, seen: &str) -> Result {
-    if ok {
-        eprintln!("image-test: ok: {what}");
-        Ok(())
-    } else {
-        Err(step(format!("image-test: {what}; seen: {seen}")))
-    }
+    http::request(port, "GET", path, token, None)
+        .ok()
+        .map(|r| (r.status, r.body))
 }
 
 /// A running container, removed by name when dropped.
@@ -167,7 +138,7 @@ pub fn run(packages: Option<&[(Arch, PathBuf)]>) -> Result {
         .read();
     let _ = std::fs::remove_file(&secrets);
     created?;
-    let port = free_port()?;
+    let port = http::free_port().map_err(step)?;
     let name = format!("edge-infer-test-{}", std::process::id());
     podman
         .cmd()

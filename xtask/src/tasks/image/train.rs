@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 use super::{base, image_size, step};
 use crate::cmd::{Cmd, cache_dir, cargo, workspace_root};
 use crate::error::Result;
-use crate::packages::VENVS;
+use crate::packages::{self, Suite};
 use crate::podman::Podman;
 use crate::provision::venv_python;
 use crate::tasks::deb::Arch;
@@ -33,11 +33,13 @@ fn cuda_only(name: &str) -> bool {
 
 /// What the venv's Python says.
 fn python(code: &str) -> Result<String> {
-    Ok(Cmd::new(venv_python(&VENVS[0]).to_string_lossy())
-        .args(["-c", code])
-        .read()?
-        .trim()
-        .to_string())
+    Ok(
+        Cmd::new(venv_python(packages::venvs(&[Suite::Libtorch])[0]).to_string_lossy())
+            .args(["-c", code])
+            .read()?
+            .trim()
+            .to_string(),
+    )
 }
 
 /// A folder `lib/` of links to every library of torch/lib but the CUDA ones, and to the
