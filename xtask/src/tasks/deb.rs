@@ -52,9 +52,10 @@ pub fn output_dir() -> PathBuf {
     target_dir().join("debian")
 }
 
-/// `cargo xtask deb [--arch amd64|arm64] [--release]`.
-pub fn run(args: &[String]) -> Result {
-    let mut arch = Arch::Amd64;
+/// What `--arch amd64|arm64` and `--release` say, for `deb` and `image edge`: the architecture
+/// (`default` when absent) and whether to build in release.
+pub fn arch_and_release(task: &str, args: &[String], default: Arch) -> Result<(Arch, bool)> {
+    let mut arch = default;
     let mut release = false;
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -66,9 +67,15 @@ pub fn run(args: &[String]) -> Result {
                     Failure::Usage(format!("--arch takes amd64 or arm64, not `{name}`"))
                 })?;
             }
-            other => return Err(Failure::Usage(format!("`deb` does not take `{other}`"))),
+            other => return Err(Failure::Usage(format!("`{task}` does not take `{other}`"))),
         }
     }
+    Ok((arch, release))
+}
+
+/// `cargo xtask deb [--arch amd64|arm64] [--release]`.
+pub fn run(args: &[String]) -> Result {
+    let (arch, release) = arch_and_release("deb", args, Arch::Amd64)?;
     let mut suites = vec![Suite::Deb];
     if arch == Arch::Arm64 {
         suites.push(Suite::Aarch64);

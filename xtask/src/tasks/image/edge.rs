@@ -4,8 +4,8 @@
 
 use std::path::Path;
 
-use super::{base, image_size, native, step};
-use crate::cmd::{Cmd, workspace_root};
+use super::{base, build_image, native, step};
+use crate::cmd::Cmd;
 use crate::error::Result;
 use crate::podman::Podman;
 use crate::tasks::deb::Arch;
@@ -41,27 +41,10 @@ pub fn build_edge(podman: &Podman, arch: Arch, package: &Path) -> Result<String>
     .map_err(|e| step(format!("{}: no usr/bin/edge-infer: {e}", package.display())))?;
     let _ = std::fs::remove_dir_all(&unpacked);
     let tag = edge_tag(arch);
-    let mut build = podman
-        .cmd()
-        .args(["build", "--pull=never", "--format", "docker", "--quiet"])
-        .args(["--arch", arch.name()])
-        .arg(format!("--build-arg=BASE={base}"))
-        .arg("--file")
-        .arg(
-            workspace_root()
-                .join("dist/containers/edge.Containerfile")
-                .to_string_lossy(),
-        )
-        .args(["--tag", &tag]);
+    let mut tags = vec![tag.clone()];
     if native() == Some(arch) {
-        build = build.args(["--tag", &format!("{EDGE_IMAGE}:latest")]);
+        tags.push(format!("{EDGE_IMAGE}:latest"));
     }
-    let built = build.arg(context.to_string_lossy()).read();
-    let _ = std::fs::remove_dir_all(&context);
-    built?;
-    eprintln!(
-        "image: {tag} ({} MB)",
-        image_size(podman, &tag)? / 1_000_000
-    );
+    build_image(podman, "edge.Containerfile", arch, &base, &tags, &context)?;
     Ok(tag)
 }

@@ -32,6 +32,42 @@ fn native() -> Option<Arch> {
     }
 }
 
+/// `podman build` of `dist/containers/NAME.Containerfile` for `arch` on `base`, from the
+/// files in `context` (removed after), tagged `tags`; prints the first tag and the image's size.
+fn build_image(
+    podman: &Podman,
+    containerfile: &str,
+    arch: Arch,
+    base: &str,
+    tags: &[String],
+    context: &std::path::Path,
+) -> Result {
+    let mut build = podman
+        .cmd()
+        .args(["build", "--pull=never", "--format", "docker", "--quiet"])
+        .args(["--arch", arch.name()])
+        .arg(format!("--build-arg=BASE={base}"))
+        .arg("--file")
+        .arg(
+            crate::cmd::workspace_root()
+                .join("dist/containers")
+                .join(containerfile)
+                .to_string_lossy(),
+        );
+    for tag in tags {
+        build = build.args(["--tag", tag]);
+    }
+    let built = build.arg(context.to_string_lossy()).read();
+    let _ = std::fs::remove_dir_all(context);
+    built?;
+    eprintln!(
+        "image: {} ({} MB)",
+        tags[0],
+        image_size(podman, &tags[0])? / 1_000_000
+    );
+    Ok(())
+}
+
 /// The image's size as podman counts it (its layers, uncompressed).
 fn image_size(podman: &Podman, tag: &str) -> Result<u64> {
     let text = podman
@@ -63,21 +99,8 @@ pub fn run(args: &[String]) -> Result {
         "edge" => {}
         _ => return Err(usage()),
     }
-    let mut arch = native().unwrap_or(Arch::Amd64);
-    let mut release = false;
-    let mut it = rest.iter();
-    while let Some(a) = it.next() {
-        match a.as_str() {
-            "--release" => release = true,
-            "--arch" => {
-                let name = it.next().map(String::as_str).unwrap_or("");
-                arch = Arch::from_name(name).ok_or_else(|| {
-                    Failure::Usage(format!("--arch takes amd64 or arm64, not `{name}`"))
-                })?;
-            }
-            _ => return Err(usage()),
-        }
-    }
+    let (arch, release) =
+        deb::arch_and_release("image edge", rest, native().unwrap_or(Arch::Amd64))?;
     let mut suites = vec![Suite::Deb, Suite::Images];
     if arch == Arch::Arm64 {
         suites.push(Suite::Aarch64);

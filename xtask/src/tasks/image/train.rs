@@ -11,7 +11,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use super::{base, image_size, step};
+use super::{base, build_image, step};
 use crate::cmd::{Cmd, cache_dir, cargo, workspace_root};
 use crate::error::Result;
 use crate::packages::{self, Suite};
@@ -155,24 +155,13 @@ pub fn build(podman: &Podman) -> Result<String> {
         .run()?;
     let base = base::TRAIN.import(podman, Arch::Amd64)?;
     let tag = format!("{TRAIN_IMAGE}:latest");
-    let built = podman
-        .cmd()
-        .args(["build", "--pull=never", "--format", "docker", "--quiet"])
-        .arg(format!("--build-arg=BASE={base}"))
-        .arg("--file")
-        .arg(
-            workspace_root()
-                .join("dist/containers/train.Containerfile")
-                .to_string_lossy(),
-        )
-        .args(["--tag", &tag])
-        .arg(context.to_string_lossy())
-        .read();
-    let _ = std::fs::remove_dir_all(&context);
-    built?;
-    eprintln!(
-        "image: {tag} ({} MB)",
-        image_size(podman, &tag)? / 1_000_000
-    );
+    build_image(
+        podman,
+        "train.Containerfile",
+        Arch::Amd64,
+        &base,
+        std::slice::from_ref(&tag),
+        &context,
+    )?;
     Ok(tag)
 }
