@@ -8,6 +8,7 @@ pub mod cmd;
 pub mod error;
 pub mod http;
 pub mod json;
+pub mod mmdebstrap;
 pub mod mqtt;
 pub mod packages;
 pub mod podman;

@@ -36,25 +36,15 @@ fn step(m: impl Into<String>) -> Failure {
 
 /// The cached root: made once per release and package list.
 fn rootfs_tarball() -> Result<PathBuf> {
-    let dir = cache_dir().join("rootfs");
-    let tar = dir.join(format!(
+    let tar = cache_dir().join("rootfs").join(format!(
         "debian-{RELEASE}-minbase-{}.tar",
         INCLUDE.replace(',', "+")
     ));
-    if tar.is_file() {
-        eprintln!("systemd-test: cached root {}", tar.display());
-        return Ok(tar);
-    }
-    std::fs::create_dir_all(&dir).map_err(|e| step(format!("{}: {e}", dir.display())))?;
-    // mmdebstrap picks its output format by the name's ending: keep `.tar` last.
-    let partial = tar.with_extension("partial.tar");
-    Cmd::new("mmdebstrap")
-        .args(["--variant=minbase", "--quiet"])
-        .arg(format!("--include={INCLUDE}"))
-        .args([RELEASE, &partial.to_string_lossy()])
-        .run()?;
-    std::fs::rename(&partial, &tar).map_err(|e| step(format!("{}: {e}", tar.display())))?;
-    Ok(tar)
+    crate::mmdebstrap::cached(
+        &tar,
+        RELEASE,
+        &["--variant=minbase".into(), format!("--include={INCLUDE}")],
+    )
 }
 
 /// A booted container, powered off and killed by its nspawn's PID when dropped.

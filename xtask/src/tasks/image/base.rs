@@ -5,8 +5,7 @@
 
 use std::path::PathBuf;
 
-use super::step;
-use crate::cmd::{Cmd, cache_dir};
+use crate::cmd::cache_dir;
 use crate::error::Result;
 use crate::podman::Podman;
 use crate::tasks::deb::Arch;
@@ -86,22 +85,16 @@ impl Base {
             arch.name(),
             self.packages.replace(',', "+")
         ));
-        if tar.is_file() {
-            eprintln!("image: cached base {}", tar.display());
-            return Ok(tar);
-        }
-        std::fs::create_dir_all(&dir).map_err(|e| step(format!("{}: {e}", dir.display())))?;
-        // mmdebstrap picks its output format by the name's ending: keep `.tar` last.
-        let partial = tar.with_extension("partial.tar");
-        Cmd::new("mmdebstrap")
-            .args(["--variant=extract", "--quiet"])
-            .arg(format!("--arch={}", arch.name()))
-            .arg(format!("--include={}", self.packages))
-            .arg(format!("--extract-hook={hook}"))
-            .args([RELEASE, &partial.to_string_lossy()])
-            .run()?;
-        std::fs::rename(&partial, &tar).map_err(|e| step(format!("{}: {e}", tar.display())))?;
-        Ok(tar)
+        crate::mmdebstrap::cached(
+            &tar,
+            RELEASE,
+            &[
+                "--variant=extract".into(),
+                format!("--arch={}", arch.name()),
+                format!("--include={}", self.packages),
+                format!("--extract-hook={hook}"),
+            ],
+        )
     }
 
     /// Imports the base for `arch` into `podman` and returns its tag.
